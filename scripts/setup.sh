@@ -137,10 +137,10 @@ if stamp_matches npm "$npm_hash" && [[ -d node_modules/bootstrap && -d node_modu
 else
     if [[ -f package-lock.json ]]; then
         log "npm ci (package-lock.json)"
-        npm ci --no-audit --no-fund --loglevel=error
+        npm ci --no-audit --no-fund --no-update-notifier --loglevel=error
     else
         log "npm install (no package-lock.json yet)"
-        npm install --no-audit --no-fund --loglevel=error
+        npm install --no-audit --no-fund --no-update-notifier --loglevel=error
     fi
     stamp_write npm "$npm_hash"
     npm_ran=1
