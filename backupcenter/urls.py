@@ -1,0 +1,28 @@
+"""Root URLs: the console pages, the REST API under /api/, the OpenAPI schema and docs, the admin."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from backupcenter import views
+
+api_patterns = [
+    path("core/", include("core.api_urls")),
+    path("inventory/", include("inventory.api.urls")),
+]
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("action-center/<str:action>/", views.action_center, name="action_center"),
+    path("coming/<slug:feature>/", views.coming_soon, name="coming_soon"),
+    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("inventory/", include("inventory.urls")),
+    path("vaults/", include("vaults.urls")),
+    path("core/", include("core.urls")),
+    path("api/", include((api_patterns, "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+]
