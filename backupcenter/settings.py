@@ -1,5 +1,6 @@
 """Backup Center settings, read from the environment through validating helpers (backupcenter/env.py)."""
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -106,6 +107,12 @@ WHITENOISE_USE_FINDERS = True
 BACKUPCENTER_KEYRING = Path(env_str("BACKUPCENTER_KEYRING", str(VAR_DIR / "keyring.json")))
 BACKUPCENTER_VAULT_ROOT = Path(env_str("BACKUPCENTER_VAULT_ROOT", str(VAR_DIR / "vaults")))
 BACKUPCENTER_DEMO_DATA = Path(env_str("BACKUPCENTER_DEMO_DATA", str(VAR_DIR / "demo-data")))
+BACKUPCENTER_RESTORE_ROOTS = env_list(
+    "BACKUPCENTER_RESTORE_ROOTS", [str(VAR_DIR / "restores"), str(BACKUPCENTER_DEMO_DATA)]
+)
+# The restic engine and datasource modules read these from the environment; keep them under var/.
+os.environ.setdefault("BACKUPCENTER_LOCK_DIR", str(VAR_DIR / "locks"))
+os.environ.setdefault("BACKUPCENTER_STAGING_DIR", str(VAR_DIR / "staging"))
 BACKUPCENTER_JOB_RETENTION_DAYS = env_int("BACKUPCENTER_JOB_RETENTION_DAYS", 365, minimum=1, maximum=36500)
 
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", "redis://127.0.0.1:6479/0", schemes={"redis", "rediss", "amqp"})
@@ -123,6 +130,7 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {
     "inventory-discovery": {"task": "inventory.tasks.discover_all", "schedule": 15 * 60.0},
+    "reap-stale-jobs": {"task": "vaults.tasks.reap_stale_jobs", "schedule": 60.0},
 }
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

@@ -76,6 +76,16 @@ def get_scoped(model, user, pk, action: str = "view"):
     return obj
 
 
+def get_for_change(model, user, pk, action: str):
+    """Like `get_scoped` for edit and delete pages; rows without scope (e.g. locations) are for administrators."""
+    if hasattr(model.objects, "for_user"):
+        return get_scoped(model, user, pk, action)
+    obj = get_scoped(model, user, pk)
+    if not user.is_superuser:
+        raise PermissionDenied("Only administrators can change this.")
+    return obj
+
+
 class ObjectDetailView(LoginRequiredMixin, View):
     model = None
     template_name = "core/object_detail.html"
@@ -139,7 +149,7 @@ class ObjectEditView(LoginRequiredMixin, View):
             if type(self).create_service is None:
                 raise Http404
             return None
-        return get_scoped(self.model, request.user, pk, "change" if hasattr(self.model.objects, "for_user") else "view")
+        return get_for_change(self.model, request.user, pk, "change")
 
     def _render(self, request, form, obj):
         verbose = self.model._meta.verbose_name
@@ -178,11 +188,11 @@ class ObjectDeleteView(LoginRequiredMixin, View):
     template_name = "core/object_delete.html"
 
     def get(self, request, pk):
-        obj = get_scoped(self.model, request.user, pk, "delete" if hasattr(self.model.objects, "for_user") else "view")
+        obj = get_for_change(self.model, request.user, pk, "delete")
         return render(request, self.template_name, {"object": obj, "title": f"Delete {obj}?"})
 
     def post(self, request, pk):
-        obj = get_scoped(self.model, request.user, pk, "delete" if hasattr(self.model.objects, "for_user") else "view")
+        obj = get_for_change(self.model, request.user, pk, "delete")
         try:
             type(self).delete_service(actor=request.user, **{self.object_kwarg or self.model._meta.model_name: obj})
         except DomainError as error:

@@ -1,1 +1,77 @@
-"""Models of this app arrive with its work item."""
+"""Backup policies: a schedule, retention rules and a tiering rule, belonging to a vault."""
+
+from datetime import time
+
+from django.db import models
+from django.urls import reverse
+
+from core.querysets import ScopedManager
+from inventory.choices import DatasourceKind
+from inventory.models import ResourceGroup, Subscription, Tenant
+from policies.retention import RetentionRules
+from policies.schedule import Schedule
+
+
+class BackupPolicy(models.Model):
+    """When to back up (schedule) and how long to keep it (retention), for one datasource kind in one vault.
+
+    `schedule` and `retention` hold the fields of `policies.schedule.Schedule` and
+    `policies.retention.RetentionRules` (times as "HH:MM"); the calculators are the only interpreters.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+", editable=False)
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="+", editable=False)
+    resource_group = models.ForeignKey(ResourceGroup, on_delete=models.PROTECT, related_name="+", editable=False)
+    vault = models.ForeignKey("vaults.Vault", on_delete=models.PROTECT, related_name="policies")
+    name = models.CharField(max_length=80)
+    datasource_kind = models.CharField(max_length=20, choices=DatasourceKind.choices)
+    schedule = models.JSONField(default=dict)
+    retention = models.JSONField(default=dict)
+    tiering = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager()
+    scope_fields = {
+        "tenant": "tenant_id",
+        "subscription": "subscription_id",
+        "resource_group": "resource_group_id",
+        "vault": "vault_id",
+    }
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "backup policies"
+        constraints = [models.UniqueConstraint(fields=["vault", "name"], name="policy_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.tenant_id = self.vault.tenant_id
+        self.subscription_id = self.vault.subscription_id
+        self.resource_group_id = self.vault.resource_group_id
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        try:
+            return reverse("policies:policy_detail", args=[self.pk])
+        except Exception:
+            return reverse("vaults:vault_detail", args=[self.vault_id])
+
+    def schedule_obj(self) -> Schedule:
+        data = dict(self.schedule)
+        data["times"] = tuple(time.fromisoformat(t) for t in data.get("times", ()))
+        data["weekdays"] = tuple(data.get("weekdays", ()))
+        if "window_start" in data:
+            data["window_start"] = time.fromisoformat(data["window_start"])
+        return Schedule(**data)
+
+    def retention_rules(self) -> RetentionRules:
+        return RetentionRules(**self.retention)
+
+
+DEFAULT_DAILY_POLICY = {
+    "name": "DailyPolicy",
+    "schedule": {"frequency": "daily", "times": ["02:00"], "timezone": "UTC"},
+    "retention": {"daily_count": 30, "timezone": "UTC"},
+}

@@ -1,11 +1,59 @@
-"""Vaults: where recovery points are kept, with their security settings."""
+"""Vaults and what they hold: keys, storage locations (restic repositories), backup instances, recovery points."""
 
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 
 from core.querysets import ScopedManager
-from inventory.models import Location, ResourceGroup, Subscription, Tenant, name_validator
-from vaults.choices import Encryption, Immutability, Redundancy, SoftDeleteState
+from inventory.models import Datasource, Location, ResourceGroup, Subscription, Tenant, name_validator
+from vaults.choices import (
+    Encryption,
+    Health,
+    Immutability,
+    PointState,
+    ProtectionState,
+    Redundancy,
+    SoftDeleteState,
+    StorageRole,
+    Tier,
+)
+
+RG_SCOPE = {"tenant": "tenant_id", "subscription": "subscription_id", "resource_group": "resource_group_id"}
+VAULT_SCOPE = {**RG_SCOPE, "vault": "vault_id"}
+
+
+class EncryptionKey(models.Model):
+    """A customer-managed key: its versions live in the keyring file, named `cmk-<id>-v<version>`."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+", editable=False)
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="+", editable=False)
+    resource_group = models.ForeignKey(ResourceGroup, on_delete=models.PROTECT, related_name="encryption_keys")
+    name = models.CharField(max_length=80, validators=[name_validator])
+    current_version = models.PositiveIntegerField(default=1)
+    enabled = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+    rotated = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager()
+    scope_fields = RG_SCOPE
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["resource_group", "name"], name="key_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.tenant_id = self.resource_group.tenant_id
+        self.subscription_id = self.resource_group.subscription_id
+        super().save(*args, **kwargs)
+
+    def keyring_id(self, version: int | None = None) -> str:
+        return f"cmk-{self.pk}-v{version or self.current_version}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("vaults:key_detail", args=[self.pk])
 
 
 class Vault(models.Model):
@@ -17,6 +65,7 @@ class Vault(models.Model):
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="vaults")
     name = models.CharField(max_length=50, validators=[name_validator])
     redundancy = models.CharField(max_length=3, choices=Redundancy.choices, default=Redundancy.LRS)
+    redundancy_locked = models.BooleanField(default=False, editable=False)
     cross_region_restore = models.BooleanField(default=False)
     soft_delete_state = models.CharField(
         max_length=10, choices=SoftDeleteState.choices, default=SoftDeleteState.ENABLED
@@ -24,15 +73,13 @@ class Vault(models.Model):
     soft_delete_days = models.PositiveSmallIntegerField(default=14)
     immutability = models.CharField(max_length=10, choices=Immutability.choices, default=Immutability.DISABLED)
     encryption = models.CharField(max_length=20, choices=Encryption.choices, default=Encryption.PLATFORM)
+    encryption_key = models.ForeignKey(
+        EncryptionKey, null=True, blank=True, on_delete=models.PROTECT, related_name="vaults"
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     objects = ScopedManager()
-    scope_fields = {
-        "tenant": "tenant_id",
-        "subscription": "subscription_id",
-        "resource_group": "resource_group_id",
-        "vault": "id",
-    }
+    scope_fields = {**RG_SCOPE, "vault": "id"}
 
     class Meta:
         ordering = ["name"]
@@ -48,3 +95,113 @@ class Vault(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("vaults:vault_detail", args=[self.pk])
+
+    @property
+    def primary(self) -> "StorageLocation":
+        return self.storage_locations.get(role=StorageRole.PRIMARY)
+
+
+class StorageLocation(models.Model):
+    """One restic repository holding one copy of a vault's data. Its password is stored only sealed."""
+
+    vault = models.ForeignKey(Vault, on_delete=models.CASCADE, related_name="storage_locations")
+    role = models.CharField(max_length=20, choices=StorageRole.choices, default=StorageRole.PRIMARY)
+    url = models.CharField(max_length=500, help_text="restic repository: a local path or a backend URL.")
+    sealed_password = models.TextField(editable=False)
+    sealed_env = models.TextField(blank=True, editable=False, help_text="Backend credentials, sealed.")
+    region = models.CharField(max_length=50, blank=True)
+    zone = models.CharField(max_length=20, blank=True)
+    bytes_stored = models.BigIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+
+    secret_fields = ("sealed_password", "sealed_env")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["vault", "role"], name="storage_one_per_role")]
+
+    def __str__(self) -> str:
+        return f"{self.vault} ({self.get_role_display()})"
+
+
+class BackupInstance(models.Model):
+    """A datasource protected in a vault under a policy."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+", editable=False)
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="+", editable=False)
+    resource_group = models.ForeignKey(ResourceGroup, on_delete=models.PROTECT, related_name="+", editable=False)
+    vault = models.ForeignKey(Vault, on_delete=models.PROTECT, related_name="instances")
+    datasource = models.ForeignKey(Datasource, on_delete=models.PROTECT, related_name="backup_instances")
+    policy = models.ForeignKey("policies.BackupPolicy", on_delete=models.PROTECT, related_name="instances")
+    selection = models.JSONField(default=dict, blank=True, help_text="Kind-specific: e.g. excludes for files.")
+    protection_state = models.CharField(
+        max_length=24, choices=ProtectionState.choices, default=ProtectionState.PROTECTED, db_index=True
+    )
+    health = models.CharField(max_length=10, choices=Health.choices, default=Health.UNKNOWN)
+    last_backup_status = models.CharField(max_length=30, blank=True)
+    last_backup_time = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager()
+    scope_fields = VAULT_SCOPE
+
+    class Meta:
+        ordering = ["datasource__name"]
+        constraints = [models.UniqueConstraint(fields=["datasource"], name="one_instance_per_datasource")]
+        indexes = [models.Index(fields=["tenant", "protection_state"])]
+
+    def __str__(self) -> str:
+        return f"{self.datasource.name} in {self.vault.name}"
+
+    def save(self, *args, **kwargs):
+        self.tenant_id = self.vault.tenant_id
+        self.subscription_id = self.vault.subscription_id
+        self.resource_group_id = self.vault.resource_group_id
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("vaults:instance_detail", args=[self.pk])
+
+
+class RecoveryPoint(models.Model):
+    """One restic snapshot of an instance. It exists exactly when its snapshot exists."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+", editable=False)
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="+", editable=False)
+    resource_group = models.ForeignKey(ResourceGroup, on_delete=models.PROTECT, related_name="+", editable=False)
+    vault = models.ForeignKey(Vault, on_delete=models.PROTECT, related_name="recovery_points", editable=False)
+    instance = models.ForeignKey(BackupInstance, on_delete=models.PROTECT, related_name="recovery_points")
+    snapshot_id = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(db_index=True)
+    size = models.BigIntegerField(default=0, help_text="Bytes the backup read.")
+    data_added = models.BigIntegerField(default=0, help_text="New bytes the backup stored.")
+    file_count = models.BigIntegerField(default=0)
+    tier = models.CharField(max_length=12, choices=Tier.choices, default=Tier.STANDARD)
+    state = models.CharField(max_length=14, choices=PointState.choices, default=PointState.AVAILABLE, db_index=True)
+    on_demand = models.BooleanField(default=False)
+    retain_until = models.DateTimeField(null=True, blank=True, help_text="On-demand points: kept until then.")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    purge_after = models.DateTimeField(null=True, blank=True)
+    job = models.ForeignKey("monitoring.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    objects = ScopedManager()
+    scope_fields = VAULT_SCOPE
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["instance", "-created"])]
+
+    def __str__(self) -> str:
+        return f"{self.created:%Y-%m-%d %H:%M} UTC ({self.snapshot_id[:8]})"
+
+    def save(self, *args, **kwargs):
+        instance = self.instance
+        self.tenant_id, self.subscription_id = instance.tenant_id, instance.subscription_id
+        self.resource_group_id, self.vault_id = instance.resource_group_id, instance.vault_id
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("vaults:instance_detail", args=[self.instance_id]) + f"#rp-{self.pk}"
+
+
+def active_instances():
+    return Q(protection_state__in=[ProtectionState.PROTECTED, ProtectionState.PROTECTION_ERROR])
