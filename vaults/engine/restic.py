@@ -967,7 +967,7 @@ class ResticRepository:
         validate_snapshot_id(snapshot_id)
         self._run_checked(["dump", snapshot_id, path], "dump", stdout_sink=fileobj, cancel=cancel)
 
-    # -- maintenance (exclusive locks: serialise with locks.repository_lock) --------------------------------------------
+    # -- maintenance (exclusive locks: serialise with locks.repository_lock) ---------------------------------------
 
     def forget(self, snapshot_ids: Sequence[str]) -> None:
         """Remove the given snapshots (data stays until :meth:`prune`)."""
