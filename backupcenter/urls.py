@@ -10,6 +10,8 @@ from backupcenter import views
 api_patterns = [
     path("core/", include("core.api_urls")),
     path("inventory/", include("inventory.api.urls")),
+    path("vaults/", include("vaults.api.urls")),
+    path("monitoring/", include("monitoring.api.urls")),
 ]
 
 urlpatterns = [
@@ -20,6 +22,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("inventory/", include("inventory.urls")),
     path("vaults/", include("vaults.urls")),
+    path("monitoring/", include("monitoring.urls")),
     path("core/", include("core.urls")),
     path("api/", include((api_patterns, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

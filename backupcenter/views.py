@@ -10,19 +10,13 @@ from inventory.selectors import protectable_datasources
 
 # Features whose pages are not built yet, with the work item that brings them.
 COMING = {
-    "backup-instances": ("Backup instances", "real backups and restores"),
-    "jobs": ("Backup jobs", "real backups and restores, then monitoring"),
     "alerts": ("Alerts", "monitoring"),
     "metrics": ("Metrics", "monitoring"),
-    "vaults": ("Vaults", "real backups and restores"),
     "backup-policies": ("Backup policies", "backup policies and the scheduler"),
     "governance": ("Governance", "governance, compliance and reports"),
     "compliance": ("Compliance", "governance, compliance and reports"),
     "reports": ("Reports", "governance, compliance and reports"),
-    "backup": ("Configure backup", "real backups and restores"),
-    "restore": ("Restore", "real backups and restores"),
     "policy": ("Create a backup policy", "backup policies and the scheduler"),
-    "vault": ("Create a vault", "real backups and restores"),
 }
 
 

@@ -18,8 +18,10 @@ class BadgeColumn(tables.Column):
         super().__init__(*args, **kwargs)
 
     def render(self, value, record, bound_column):
+        # django-tables2 passes the display label for choice fields; the badge needs the stored value.
+        raw = bound_column.accessor.resolve(record)
         try:
-            member = self.choices(value)
+            member = self.choices(raw)
             colour, label = getattr(member, "colour", "secondary"), member.label
         except ValueError:
             colour, label = "secondary", value

@@ -84,6 +84,10 @@ class Job(models.Model):
         return reverse("monitoring:job_detail", args=[self.pk])
 
     @property
+    def status_colour(self) -> str:
+        return JobStatus(self.status).colour
+
+    @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
