@@ -90,16 +90,32 @@ def tree_manifest(root: Path) -> dict[str, tuple]:
     return manifest
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def password() -> str:
     return "pw-" + secrets.token_hex(16)
 
 
+@pytest.fixture(scope="session")
+def repo_template(tmp_path_factory: pytest.TempPathFactory, password: str) -> Path:
+    """One initialised repository per session; tests get a copy (restic init spends ~3 s deriving keys)."""
+    path = tmp_path_factory.mktemp("template") / "repo"
+    ResticRepository(str(path), password).init()
+    return path
+
+
 @pytest.fixture
-def repo(tmp_path: Path, password: str) -> ResticRepository:
-    repository = ResticRepository(str(tmp_path / "repo"), password, retry_lock="1s", cancel_grace=10)
-    repository.init()
-    return repository
+def repo(tmp_path: Path, password: str, repo_template: Path) -> ResticRepository:
+    shutil.copytree(repo_template, tmp_path / "repo")
+    return ResticRepository(str(tmp_path / "repo"), password, retry_lock="1s", cancel_grace=10)
+
+
+def test_init_creates_a_repository_and_refuses_a_second_one(tmp_path: Path, password: str) -> None:
+    repository = ResticRepository(str(tmp_path / "fresh"), password)
+    assert len(repository.init()) == 64
+    assert repository.exists()
+    with pytest.raises(ResticError) as caught:
+        repository.init()
+    assert caught.value.code == "repository_exists"
 
 
 def _restic_children() -> list[int]:
