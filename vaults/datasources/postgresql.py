@@ -44,7 +44,8 @@ from vaults.engine.restic import (
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")
-TOC_TABLE_RE = re.compile(r"^\d+; \d+ \d+ TABLE \S+ ")
+# "TABLE <schema> <name>" entries only: the archive also lists one "TABLE DATA <schema> <name>" per table.
+TOC_TABLE_RE = re.compile(r"^\d+; \d+ \d+ TABLE (?!DATA )\S+ ")
 POLL_INTERVAL = 0.25
 
 
