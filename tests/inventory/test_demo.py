@@ -4,7 +4,6 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from core.models import ChangeRecord
 from inventory import demo
