@@ -131,6 +131,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {
     "inventory-discovery": {"task": "inventory.tasks.discover_all", "schedule": 15 * 60.0},
     "reap-stale-jobs": {"task": "vaults.tasks.reap_stale_jobs", "schedule": 60.0},
+    "purge-soft-deleted": {"task": "vaults.tasks.purge_soft_deleted", "schedule": 3600.0},
 }
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

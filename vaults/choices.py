@@ -75,3 +75,53 @@ class PointState(models.TextChoices):
     @property
     def colour(self) -> str:
         return {"available": "success", "soft_deleted": "warning", "deleted": "secondary"}[self.value]
+
+
+class ProtectedOperation(models.TextChoices):
+    """Operations a Resource Guard can put behind multi-user authorization."""
+
+    DISABLE_SOFT_DELETE = "disable_soft_delete", "Disable soft delete"
+    REMOVE_MUA = "remove_mua", "Remove MUA protection (unlink the Resource Guard)"
+    STOP_PROTECTION_DELETE_DATA = "stop_protection_delete_data", "Stop protection with delete data"
+    REDUCE_RETENTION = "reduce_retention", "Modify a policy to shorten retention or lengthen the interval"
+    MOVE_TO_WEAKER_POLICY = "move_to_weaker_policy", "Move an instance to a weaker policy"
+    STOP_PROTECTION_RETAIN_DATA = "stop_protection_retain_data", "Stop protection with retain data"
+    DISABLE_IMMUTABILITY = "disable_immutability", "Disable immutability"
+    CHANGE_ENCRYPTION = "change_encryption", "Change encryption settings"
+    DELETE_RECOVERY_POINT = "delete_recovery_point", "Delete a recovery point"
+    RESTORE = "restore", "Restore"
+
+
+# Protected whatever the guard's owner chooses.
+MANDATORY_OPERATIONS = frozenset({ProtectedOperation.DISABLE_SOFT_DELETE, ProtectedOperation.REMOVE_MUA})
+# Optional operations that a new guard leaves unprotected (the owner can turn them on).
+OFF_BY_DEFAULT = frozenset({ProtectedOperation.RESTORE})
+
+
+class AccessRequestStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    DENIED = "denied", "Denied"
+    EXPIRED = "expired", "Expired"
+    USED = "used", "Used"
+
+    @property
+    def colour(self) -> str:
+        return {
+            "pending": "warning",
+            "approved": "success",
+            "denied": "danger",
+            "expired": "secondary",
+            "used": "dark",
+        }[self.value]
+
+
+class Posture(models.TextChoices):
+    EXCELLENT = "excellent", "Excellent"
+    GOOD = "good", "Good"
+    FAIR = "fair", "Fair"
+    POOR = "poor", "Poor"
+
+    @property
+    def colour(self) -> str:
+        return {"excellent": "success", "good": "primary", "fair": "warning", "poor": "danger"}[self.value]

@@ -7,10 +7,13 @@ from django.urls import reverse
 from core.querysets import ScopedManager
 from inventory.models import Datasource, Location, ResourceGroup, Subscription, Tenant, name_validator
 from vaults.choices import (
+    OFF_BY_DEFAULT,
+    AccessRequestStatus,
     Encryption,
     Health,
     Immutability,
     PointState,
+    ProtectedOperation,
     ProtectionState,
     Redundancy,
     SoftDeleteState,
@@ -56,6 +59,52 @@ class EncryptionKey(models.Model):
         return reverse("vaults:key_detail", args=[self.pk])
 
 
+class ResourceGuard(models.Model):
+    """Puts chosen operations on linked vaults behind a second person's approval (multi-user authorization).
+
+    It lives in a scope its security admins own, ideally another subscription or tenant than the vaults.
+    `protected_operations` lists the optional operations it guards; the mandatory ones are always guarded.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+", editable=False)
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="+", editable=False)
+    resource_group = models.ForeignKey(ResourceGroup, on_delete=models.PROTECT, related_name="resource_guards")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="resource_guards")
+    name = models.CharField(max_length=80, validators=[name_validator])
+    description = models.TextField(blank=True, help_text="How backup admins ask for access.")
+    protected_operations = models.JSONField(default=list, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager()
+    scope_fields = RG_SCOPE
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["resource_group", "name"], name="guard_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.tenant_id = self.resource_group.tenant_id
+        self.subscription_id = self.resource_group.subscription_id
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("vaults:guard_detail", args=[self.pk])
+
+    @staticmethod
+    def default_operations() -> list[str]:
+        from vaults.choices import MANDATORY_OPERATIONS
+
+        return [op for op in ProtectedOperation.values if op not in MANDATORY_OPERATIONS and op not in OFF_BY_DEFAULT]
+
+    def guards(self, operation: str) -> bool:
+        from vaults.choices import MANDATORY_OPERATIONS
+
+        return operation in MANDATORY_OPERATIONS or operation in self.protected_operations
+
+
 class Vault(models.Model):
     """A backup vault: one restic repository per copy, with redundancy, soft delete and immutability settings."""
 
@@ -75,6 +124,9 @@ class Vault(models.Model):
     encryption = models.CharField(max_length=20, choices=Encryption.choices, default=Encryption.PLATFORM)
     encryption_key = models.ForeignKey(
         EncryptionKey, null=True, blank=True, on_delete=models.PROTECT, related_name="vaults"
+    )
+    resource_guard = models.ForeignKey(
+        ResourceGuard, null=True, blank=True, on_delete=models.PROTECT, related_name="vaults", editable=False
     )
     created = models.DateTimeField(auto_now_add=True)
 
@@ -181,6 +233,7 @@ class RecoveryPoint(models.Model):
     retain_until = models.DateTimeField(null=True, blank=True, help_text="On-demand points: kept until then.")
     expires_at = models.DateTimeField(null=True, blank=True)
     purge_after = models.DateTimeField(null=True, blank=True)
+    purge_warned = models.BooleanField(default=False, editable=False)
     job = models.ForeignKey("monitoring.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     objects = ScopedManager()
@@ -201,6 +254,60 @@ class RecoveryPoint(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("vaults:instance_detail", args=[self.instance_id]) + f"#rp-{self.pk}"
+
+
+class AccessRequestQuerySet(models.QuerySet):
+    def for_user(self, user, action: str = "view"):
+        """Requesters see their own requests; security admins of the guard see (and decide) all of its requests."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        if user.is_superuser:
+            return self
+        guards = ResourceGuard.objects.for_user(user, "approve_access").values("pk")
+        if action == "view":
+            return self.filter(Q(requester=user) | Q(guard__in=guards))
+        return self.filter(guard__in=guards)
+
+
+class AccessRequest(models.Model):
+    """A backup admin's request to run one protected operation on one vault (or several within a time window)."""
+
+    guard = models.ForeignKey(ResourceGuard, on_delete=models.CASCADE, related_name="access_requests")
+    vault = models.ForeignKey(Vault, on_delete=models.CASCADE, related_name="access_requests")
+    operation = models.CharField(
+        max_length=40,
+        choices=ProtectedOperation.choices,
+        blank=True,
+        help_text="Blank: every operation the guard protects, for the duration (a time window).",
+    )
+    requester = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="access_requests")
+    justification = models.TextField()
+    duration_hours = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(
+        max_length=10, choices=AccessRequestStatus.choices, default=AccessRequestStatus.PENDING, db_index=True
+    )
+    approver = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decision_note = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    decided = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    used = models.DateTimeField(null=True, blank=True)
+
+    objects = AccessRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        what = self.get_operation_display() if self.operation else "protected operations"
+        return f"{what} on {self.vault} by {self.requester}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("vaults:accessrequest_detail", args=[self.pk])
+
+    @property
+    def status_colour(self) -> str:
+        return AccessRequestStatus(self.status).colour
 
 
 def active_instances():

@@ -6,7 +6,7 @@ Rules live here once; pages, the API, the admin and tasks all call these functio
 import json
 import secrets as pysecrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,35 @@ from inventory.models import Datasource, Location, ResourceGroup
 from monitoring.choices import JobStatus, Operation
 from monitoring.models import Job
 from monitoring.services import job_create
-from vaults.choices import Encryption, Immutability, ProtectionState, Redundancy, SoftDeleteState, StorageRole
-from vaults.models import BackupInstance, EncryptionKey, RecoveryPoint, StorageLocation, Vault
+from vaults.choices import (
+    MANDATORY_OPERATIONS,
+    AccessRequestStatus,
+    Encryption,
+    Immutability,
+    PointState,
+    ProtectedOperation,
+    ProtectionState,
+    Redundancy,
+    SoftDeleteState,
+    StorageRole,
+)
+from vaults.models import (
+    AccessRequest,
+    BackupInstance,
+    EncryptionKey,
+    RecoveryPoint,
+    ResourceGuard,
+    StorageLocation,
+    Vault,
+)
+from vaults.security import (
+    MAX_REQUEST_HOURS,
+    ensure_authorized,
+    ensure_mutable,
+    purge_after,
+    security_event,
+    soft_delete_active,
+)
 
 SOFT_DELETE_DAYS = (14, 180)
 
@@ -254,6 +281,27 @@ def vault_update(*, actor, vault: Vault, **fields: Any) -> Vault:
         errors["encryption"] = ["A vault using a customer-managed key cannot go back to a platform-managed key."]
     if errors:
         raise ValidationError(errors)
+    events = []
+    if fields.get("soft_delete_state") == SoftDeleteState.DISABLED and vault.soft_delete_state != (
+        SoftDeleteState.DISABLED
+    ):
+        ensure_authorized(actor=actor, vault=vault, operation=ProtectedOperation.DISABLE_SOFT_DELETE)
+        if vault.recovery_points.filter(state=PointState.SOFT_DELETED).exists():
+            raise DomainError(
+                "This vault holds soft-deleted backup data: undelete it or wait for its purge before "
+                "disabling soft delete.",
+                code="soft_deleted_data_exists",
+            )
+        events.append(("soft_delete_disabled", f"Soft delete was disabled on vault {vault} by {actor}."))
+    if fields.get("immutability") == Immutability.DISABLED and vault.immutability == Immutability.UNLOCKED:
+        ensure_authorized(actor=actor, vault=vault, operation=ProtectedOperation.DISABLE_IMMUTABILITY)
+        events.append(("immutability_disabled", f"Immutability was disabled on vault {vault} by {actor}."))
+    if ("encryption" in fields and fields["encryption"] != vault.encryption) or (
+        "encryption_key" in fields and fields["encryption_key"] != vault.encryption_key
+    ):
+        ensure_authorized(actor=actor, vault=vault, operation=ProtectedOperation.CHANGE_ENCRYPTION)
+    if vault.immutability != Immutability.DISABLED and fields.get("soft_delete_days", 10**6) < vault.soft_delete_days:
+        ensure_mutable(vault, "shortening the soft delete window")
     old_key_id = _seal_key_id(vault)
     for key, value in fields.items():
         setattr(vault, key, value)
@@ -268,6 +316,8 @@ def vault_update(*, actor, vault: Vault, **fields: Any) -> Vault:
             storage.save(update_fields=["sealed_password", "sealed_env"])
     vault.save()
     change_record_write(actor=actor, action="update", obj=vault, before=before, after=snapshot(vault))
+    for kind, message in events:
+        security_event(actor=actor, kind=kind, vault=vault, message=message)
     return vault
 
 
@@ -396,28 +446,75 @@ def instance_backup_now(
 
 
 @transaction.atomic
-def instance_stop_protection(*, actor, instance: BackupInstance) -> BackupInstance:
-    """Stop scheduled backups and keep every recovery point ("stop protection, retain data")."""
-    ensure_permission(actor, Action.CHANGE, scope=instance)
-    if instance.protection_state == ProtectionState.STOPPED_RETAIN_DATA:
+def instance_stop_protection(*, actor, instance: BackupInstance, delete_data: bool = False) -> BackupInstance:
+    """Stop scheduled backups. Retain data keeps every recovery point; delete data soft-deletes them
+    (restic is untouched until the purge after the vault's soft delete window), or removes them at once
+    when the vault has soft delete disabled."""
+    ensure_permission(actor, Action.DELETE if delete_data else Action.CHANGE, scope=instance)
+    instance = BackupInstance.objects.select_for_update().select_related("vault", "datasource").get(pk=instance.pk)
+    vault = instance.vault
+    if instance.protection_state == ProtectionState.SOFT_DELETED:
+        raise DomainError("This instance is soft deleted; undelete it first.", code="soft_deleted")
+    if not delete_data and instance.protection_state == ProtectionState.STOPPED_RETAIN_DATA:
         raise DomainError("Protection is already stopped.", code="already_stopped")
+    if delete_data:
+        ensure_mutable(vault, "stopping protection with delete data")
+        ensure_authorized(actor=actor, vault=vault, operation=ProtectedOperation.STOP_PROTECTION_DELETE_DATA)
+    else:
+        ensure_authorized(actor=actor, vault=vault, operation=ProtectedOperation.STOP_PROTECTION_RETAIN_DATA)
     before = snapshot(instance)
-    instance.protection_state = ProtectionState.STOPPED_RETAIN_DATA
+    points = instance.recovery_points.filter(state=PointState.AVAILABLE)
+    if delete_data:
+        count = points.count()
+        when = purge_after(vault) if soft_delete_active(vault) else timezone.now()
+        points.update(state=PointState.SOFT_DELETED, purge_after=when)
+        instance.protection_state = ProtectionState.SOFT_DELETED
+        if soft_delete_active(vault):
+            message = (
+                f"{count} recovery point(s) soft deleted; purged after {when:%Y-%m-%d %H:%M} UTC unless undeleted."
+            )
+        else:
+            message = f"{count} recovery point(s) deleted (soft delete is disabled)."
+    else:
+        instance.protection_state = ProtectionState.STOPPED_RETAIN_DATA
+        message = "Data retained."
     instance.save(update_fields=["protection_state"])
     job_create(
         actor=actor,
-        operation=Operation.STOP_PROTECTION,
+        operation=Operation.DELETE_BACKUP_DATA if delete_data else Operation.STOP_PROTECTION,
         scope=instance,
         instance=instance,
         datasource=instance.datasource,
         datasource_kind=instance.datasource.kind,
         subject=instance.datasource.name,
         status=JobStatus.COMPLETED,
-        message="Data retained.",
+        message=message,
         percent=100,
     )
-    change_record_write(actor=actor, action="stop_protection", obj=instance, before=before, after=snapshot(instance))
+    change_record_write(
+        actor=actor,
+        action="stop_protection_delete_data" if delete_data else "stop_protection",
+        obj=instance,
+        before=before,
+        after=snapshot(instance),
+        message=message,
+    )
+    if delete_data:
+        security_event(
+            actor=actor,
+            kind="backup_data_deleted",
+            vault=vault,
+            message=f"Backup data of {instance.datasource} was deleted by {actor}. {message}",
+        )
+        if not soft_delete_active(vault):
+            _purge_soon(vault)
     return instance
+
+
+def _purge_soon(vault: Vault) -> None:
+    from vaults.tasks import purge_vault
+
+    transaction.on_commit(lambda: purge_vault.delay(vault.pk))
 
 
 @transaction.atomic
@@ -485,11 +582,14 @@ def instance_restore(*, actor, instance: BackupInstance, recovery_point: Recover
     from vaults.tasks import run_restore
 
     ensure_permission(actor, Action.OPERATE, scope=instance)
+    if instance.protection_state == ProtectionState.SOFT_DELETED:
+        raise DomainError("This instance is soft deleted; undelete it before restoring.", code="soft_deleted")
     if recovery_point.instance_id != instance.pk:
         raise ValidationError({"recovery_point": ["This recovery point belongs to another backup instance."]})
     if recovery_point.state != "available":
         raise DomainError("This recovery point is not available; undelete it first.", code="point_unavailable")
     target = _validate_target(instance.datasource, target)
+    ensure_authorized(actor=actor, vault=instance.vault, operation=ProtectedOperation.RESTORE)
     task_id = uuid.uuid4().hex
     with transaction.atomic():
         job = job_create(
@@ -513,3 +613,314 @@ def instance_restore(*, actor, instance: BackupInstance, recovery_point: Recover
         )
     transaction.on_commit(lambda: run_restore.apply_async((job.pk,), queue=job.queue, task_id=task_id))
     return job
+
+
+@transaction.atomic
+def recovery_point_delete(*, actor, point: RecoveryPoint) -> RecoveryPoint:
+    """Delete one recovery point: soft deleted (purged after the window), or at once without soft delete.
+    Immutable vaults refuse it before the point's expiry."""
+    ensure_permission(actor, Action.DELETE, scope=point)
+    point = RecoveryPoint.objects.select_for_update().select_related("vault", "instance__datasource").get(pk=point.pk)
+    vault = point.vault
+    if point.state != PointState.AVAILABLE:
+        raise DomainError("This recovery point is already deleted.", code="point_unavailable")
+    if point.expires_at is None or point.expires_at > timezone.now():
+        ensure_mutable(vault, "deleting a recovery point before it expires")
+    ensure_authorized(actor=actor, vault=vault, operation=ProtectedOperation.DELETE_RECOVERY_POINT)
+    before = snapshot(point)
+    point.state = PointState.SOFT_DELETED
+    point.purge_after = purge_after(vault) if soft_delete_active(vault) else timezone.now()
+    point.save(update_fields=["state", "purge_after"])
+    change_record_write(actor=actor, action="delete_recovery_point", obj=point, before=before, after=snapshot(point))
+    security_event(
+        actor=actor,
+        kind="backup_data_deleted",
+        vault=vault,
+        message=f"Recovery point {point} of {point.instance.datasource} was deleted by {actor}.",
+    )
+    if not soft_delete_active(vault):
+        _purge_soon(vault)
+    return point
+
+
+@transaction.atomic
+def instance_undelete(*, actor, instance: BackupInstance) -> BackupInstance:
+    """Bring a soft-deleted instance back as "stopped, data retained" with all its points available."""
+    ensure_permission(actor, Action.CHANGE, scope=instance)
+    instance = BackupInstance.objects.select_for_update().select_related("datasource").get(pk=instance.pk)
+    if instance.protection_state != ProtectionState.SOFT_DELETED:
+        raise DomainError("Only a soft-deleted instance can be undeleted.", code="not_soft_deleted")
+    before = snapshot(instance)
+    restored = instance.recovery_points.filter(state=PointState.SOFT_DELETED, purge_after__gt=timezone.now())
+    count = restored.update(state=PointState.AVAILABLE, purge_after=None, purge_warned=False)
+    instance.protection_state = ProtectionState.STOPPED_RETAIN_DATA
+    instance.save(update_fields=["protection_state"])
+    job_create(
+        actor=actor,
+        operation=Operation.UNDELETE,
+        scope=instance,
+        instance=instance,
+        datasource=instance.datasource,
+        datasource_kind=instance.datasource.kind,
+        subject=instance.datasource.name,
+        status=JobStatus.COMPLETED,
+        percent=100,
+        message=f"{count} recovery point(s) are available again; protection is stopped until resumed.",
+    )
+    change_record_write(actor=actor, action="undelete", obj=instance, before=before, after=snapshot(instance))
+    return instance
+
+
+@transaction.atomic
+def recovery_point_undelete(*, actor, point: RecoveryPoint) -> RecoveryPoint:
+    """Bring back one soft-deleted recovery point of an instance that is not itself soft deleted."""
+    ensure_permission(actor, Action.CHANGE, scope=point)
+    if point.state != PointState.SOFT_DELETED or (point.purge_after and point.purge_after <= timezone.now()):
+        raise DomainError(
+            "Only a soft-deleted point whose purge has not started can be undeleted.", code="not_soft_deleted"
+        )
+    if point.instance.protection_state == ProtectionState.SOFT_DELETED:
+        raise DomainError("Undelete the backup instance instead.", code="instance_soft_deleted")
+    before = snapshot(point)
+    RecoveryPoint.objects.filter(pk=point.pk).update(state=PointState.AVAILABLE, purge_after=None, purge_warned=False)
+    point.refresh_from_db()
+    change_record_write(actor=actor, action="undelete", obj=point, before=before, after=snapshot(point))
+    return point
+
+
+# Purge -------------------------------------------------------------------------------------------
+
+
+def purge_due_points(vault: Vault, *, now: datetime | None = None) -> int:
+    """Remove from restic every soft-deleted point of `vault` whose window has ended, then its row.
+
+    Serialised per repository with the maintenance lock; `forget` by snapshot id, then `prune`. An
+    instance left soft deleted with no points is removed so its datasource can be protected again.
+    """
+    from core.permissions import SystemActor
+    from vaults.engine import repository_lock
+
+    now = now or timezone.now()
+    due = list(RecoveryPoint.objects.filter(vault=vault, state=PointState.SOFT_DELETED, purge_after__lte=now))
+    if not due:
+        return 0
+    storage = vault.primary
+    repo = repository_for(storage)
+    with repository_lock(f"storage-{storage.pk}", timeout=600):
+        existing = {snap.id for snap in repo.snapshots()}
+        ids = [p.snapshot_id for p in due if p.snapshot_id in existing]
+        if ids:
+            repo.forget(ids)
+            repo.prune()
+    actor = SystemActor("purge")
+    instance_ids = {p.instance_id for p in due}
+    with transaction.atomic():
+        Job.objects.filter(recovery_point__in=due).update(recovery_point=None)
+        RecoveryPoint.objects.filter(pk__in=[p.pk for p in due]).delete()
+        gone = BackupInstance.objects.filter(pk__in=instance_ids, protection_state=ProtectionState.SOFT_DELETED)
+        for instance in gone.select_related("datasource", "vault"):
+            if not instance.recovery_points.exists():
+                change_record_write(actor=actor, action="purged", obj=instance)
+                Job.objects.filter(instance=instance).update(instance=None)
+                instance.delete()
+    security_event(
+        actor=actor,
+        kind="purge_complete",
+        vault=vault,
+        message=f"{len(due)} soft-deleted recovery point(s) were permanently removed from vault {vault}.",
+    )
+    return len(due)
+
+
+def warn_upcoming_purges(*, now: datetime | None = None, ahead: timedelta = timedelta(days=2)) -> int:
+    """Raise one "upcoming purge" security event per vault for points purged within two days."""
+    from core.permissions import SystemActor
+
+    now = now or timezone.now()
+    soon = RecoveryPoint.objects.filter(
+        state=PointState.SOFT_DELETED, purge_warned=False, purge_after__lte=now + ahead, purge_after__gt=now
+    )
+    warned = 0
+    for vault in Vault.objects.filter(pk__in=soon.values("vault_id")):
+        points = soon.filter(vault=vault)
+        first = min(p.purge_after for p in points)
+        count = points.update(purge_warned=True)
+        warned += count
+        security_event(
+            actor=SystemActor("purge"),
+            kind="upcoming_purge",
+            vault=vault,
+            message=f"{count} soft-deleted recovery point(s) in vault {vault} will be permanently removed from "
+            f"{first:%Y-%m-%d %H:%M} UTC. Undelete them before then to keep them.",
+        )
+    return warned
+
+
+# Resource Guards and multi-user authorization ----------------------------------------------------
+
+
+def _clean_operations(operations) -> list[str]:
+    if operations is None:
+        return ResourceGuard.default_operations()
+    if not isinstance(operations, list | tuple) or any(op not in ProtectedOperation.values for op in operations):
+        raise ValidationError({"protected_operations": ["Choose operations from the list of protected operations."]})
+    return sorted({*operations, *MANDATORY_OPERATIONS})
+
+
+@transaction.atomic
+def guard_create(
+    *,
+    actor,
+    resource_group: ResourceGroup,
+    location: Location,
+    name: str,
+    description: str = "",
+    protected_operations: list[str] | None = None,
+) -> ResourceGuard:
+    """A security admin creates a Resource Guard in a scope they own."""
+    ensure_permission(actor, Action.MANAGE_GUARD, scope=resource_group)
+    guard = ResourceGuard(
+        resource_group=resource_group,
+        tenant_id=resource_group.tenant_id,
+        subscription_id=resource_group.subscription_id,
+        location=location,
+        name=name,
+        description=description,
+        protected_operations=_clean_operations(protected_operations),
+    )
+    guard.full_clean(exclude=["tenant", "subscription"])
+    guard.save()
+    change_record_write(actor=actor, action="create", obj=guard, after=snapshot(guard))
+    return guard
+
+
+@transaction.atomic
+def guard_update(
+    *, actor, guard: ResourceGuard, description: str | None = None, protected_operations: list[str] | None = None
+) -> ResourceGuard:
+    """Change what a guard protects; the mandatory operations stay protected whatever is asked."""
+    ensure_permission(actor, Action.MANAGE_GUARD, scope=guard)
+    before = snapshot(guard)
+    if description is not None:
+        guard.description = description
+    if protected_operations is not None:
+        guard.protected_operations = _clean_operations(protected_operations)
+    guard.save()
+    change_record_write(actor=actor, action="update", obj=guard, before=before, after=snapshot(guard))
+    return guard
+
+
+@transaction.atomic
+def vault_link_guard(*, actor, vault: Vault, guard: ResourceGuard) -> Vault:
+    """Protect a vault with a Resource Guard: a backup admin of the vault who can at least read the guard."""
+    ensure_permission(actor, Action.CHANGE, scope=vault)
+    ensure_permission(actor, Action.VIEW, scope=guard)
+    if guard.location_id != vault.location_id:
+        raise ValidationError({"guard": [f"The Resource Guard must be in the vault's location ({vault.location})."]})
+    vault = Vault.objects.select_for_update().get(pk=vault.pk)
+    if vault.resource_guard_id == guard.pk:
+        raise DomainError(f"Vault {vault} is already protected by {guard}.", code="already_linked")
+    if vault.resource_guard_id is not None:
+        raise DomainError(
+            "Unlink the current Resource Guard first (that itself needs approved access).", code="guard_linked"
+        )
+    before = snapshot(vault)
+    vault.resource_guard = guard
+    vault.save(update_fields=["resource_guard"])
+    change_record_write(actor=actor, action="link_guard", obj=vault, before=before, after=snapshot(vault))
+    return vault
+
+
+@transaction.atomic
+def vault_unlink_guard(*, actor, vault: Vault) -> Vault:
+    """Remove MUA protection from a vault: always needs an approved access request."""
+    ensure_permission(actor, Action.CHANGE, scope=vault)
+    vault = Vault.objects.select_for_update().select_related("resource_guard").get(pk=vault.pk)
+    if vault.resource_guard is None:
+        raise DomainError("This vault has no Resource Guard.", code="no_guard")
+    ensure_authorized(actor=actor, vault=vault, operation=ProtectedOperation.REMOVE_MUA)
+    before = snapshot(vault)
+    guard = vault.resource_guard
+    vault.resource_guard = None
+    vault.save(update_fields=["resource_guard"])
+    change_record_write(actor=actor, action="unlink_guard", obj=vault, before=before, after=snapshot(vault))
+    security_event(
+        actor=actor,
+        kind="mua_removed",
+        vault=vault,
+        message=f"Multi-user authorization (Resource Guard {guard}) was removed from vault {vault} by {actor}.",
+    )
+    return vault
+
+
+@transaction.atomic
+def access_request_create(
+    *, actor, vault: Vault, operation: str, justification: str, duration_hours: int = 1
+) -> AccessRequest:
+    """Ask the guard's security admins for one protected operation on one vault (or, with no operation, a
+    time window for all of them)."""
+    ensure_permission(actor, Action.VIEW, scope=vault)
+    guard = vault.resource_guard
+    if guard is None:
+        raise DomainError(f"Vault {vault} has no Resource Guard; nothing needs approval.", code="no_guard")
+    errors: dict[str, list[str]] = {}
+    if operation and operation not in ProtectedOperation.values:
+        errors["operation"] = ["Unknown operation."]
+    elif operation and not guard.guards(operation):
+        errors["operation"] = [f"Resource Guard {guard} does not protect '{ProtectedOperation(operation).label}'."]
+    if not isinstance(duration_hours, int) or not 1 <= duration_hours <= MAX_REQUEST_HOURS:
+        errors["duration_hours"] = [f"Ask for 1 to {MAX_REQUEST_HOURS} hours."]
+    if not (justification or "").strip():
+        errors["justification"] = ["Say why you need this access."]
+    if errors:
+        raise ValidationError(errors)
+    request = AccessRequest.objects.create(
+        guard=guard,
+        vault=vault,
+        operation=operation or "",
+        requester=actor,
+        justification=justification.strip(),
+        duration_hours=duration_hours,
+    )
+    change_record_write(actor=actor, action="access_requested", obj=vault, message=f"{request} (#{request.pk})")
+    return request
+
+
+def _decide(actor, request: AccessRequest, *, approve: bool, note: str) -> AccessRequest:
+    ensure_permission(actor, Action.APPROVE_ACCESS, scope=request.guard)
+    if request.requester_id == actor.pk:
+        raise DomainError(
+            "You cannot decide your own access request; another security admin must.", code="self_approval"
+        )
+    now = timezone.now()
+    values = {
+        "status": AccessRequestStatus.APPROVED if approve else AccessRequestStatus.DENIED,
+        "approver": actor,
+        "decided": now,
+        "decision_note": note,
+    }
+    if approve:
+        values["valid_until"] = now + timedelta(hours=request.duration_hours)
+    updated = AccessRequest.objects.filter(pk=request.pk, status=AccessRequestStatus.PENDING).update(**values)
+    if updated != 1:
+        raise DomainError("This request has already been decided.", code="already_decided")
+    request.refresh_from_db()
+    change_record_write(
+        actor=actor,
+        action="access_approved" if approve else "access_denied",
+        obj=request.vault,
+        message=f"{request} (#{request.pk}) {note}".strip(),
+    )
+    return request
+
+
+@transaction.atomic
+def access_request_approve(*, actor, request: AccessRequest, note: str = "") -> AccessRequest:
+    """A security admin of the guard, other than the requester, approves; access lasts the asked duration."""
+    return _decide(actor, request, approve=True, note=note)
+
+
+@transaction.atomic
+def access_request_deny(*, actor, request: AccessRequest, note: str = "") -> AccessRequest:
+    """A security admin of the guard, other than the requester, denies."""
+    return _decide(actor, request, approve=False, note=note)

@@ -41,3 +41,30 @@ def reap_stale_jobs() -> list[int]:
                 getattr(error, "code", type(error).__name__),
             )
     return reaped
+
+
+@shared_task(queue="default", ignore_result=True)
+def purge_vault(vault_id: int) -> int:
+    """Remove the soft-deleted points of one vault whose window has ended (or that were deleted without one)."""
+    from vaults.models import Vault
+    from vaults.services import purge_due_points
+
+    vault = Vault.objects.filter(pk=vault_id).first()
+    return purge_due_points(vault) if vault else 0
+
+
+@shared_task(queue="default", ignore_result=True)
+def purge_soft_deleted() -> int:
+    """Beat, hourly: warn two days before a purge, then purge every vault's expired soft-deleted data."""
+    from django.utils import timezone
+
+    from vaults.choices import PointState
+    from vaults.models import RecoveryPoint
+    from vaults.services import warn_upcoming_purges
+
+    warn_upcoming_purges()
+    due = RecoveryPoint.objects.filter(state=PointState.SOFT_DELETED, purge_after__lte=timezone.now())
+    vault_ids = list(due.values_list("vault_id", flat=True).distinct())
+    for vault_id in vault_ids:
+        purge_vault.delay(vault_id)
+    return len(vault_ids)
