@@ -90,27 +90,38 @@ def tree_manifest(root: Path) -> dict[str, tuple]:
     return manifest
 
 
-@pytest.fixture(scope="session")
-def password() -> str:
-    return "pw-" + secrets.token_hex(16)
+_TEMPLATE: dict[str, tuple[Path, str]] = {}
 
 
-@pytest.fixture(scope="session")
-def repo_template(tmp_path_factory: pytest.TempPathFactory, password: str) -> Path:
-    """One initialised repository per session; tests get a copy (restic init spends ~3 s deriving keys)."""
-    path = tmp_path_factory.mktemp("template") / "repo"
-    ResticRepository(str(path), password).init()
-    return path
+def repository_template(factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One initialised repository and its password per session (restic init spends ~3 s deriving keys)."""
+    if "repo" not in _TEMPLATE:
+        password = "pw-" + secrets.token_hex(16)
+        path = factory.mktemp("template") / "repo"
+        ResticRepository(str(path), password).init()
+        _TEMPLATE["repo"] = (path, password)
+    return _TEMPLATE["repo"]
 
 
-@pytest.fixture
-def repo(tmp_path: Path, password: str, repo_template: Path) -> ResticRepository:
-    shutil.copytree(repo_template, tmp_path / "repo")
+def copy_repository(tmp_path: Path, factory: pytest.TempPathFactory) -> ResticRepository:
+    """A fresh, empty repository for one test: a copy of the session template."""
+    template, password = repository_template(factory)
+    shutil.copytree(template, tmp_path / "repo")
     return ResticRepository(str(tmp_path / "repo"), password, retry_lock="1s", cancel_grace=10)
 
 
-def test_init_creates_a_repository_and_refuses_a_second_one(tmp_path: Path, password: str) -> None:
-    repository = ResticRepository(str(tmp_path / "fresh"), password)
+@pytest.fixture
+def repo(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> ResticRepository:
+    return copy_repository(tmp_path, tmp_path_factory)
+
+
+@pytest.fixture
+def password(repo: ResticRepository) -> str:
+    return repo._password
+
+
+def test_init_creates_a_repository_and_refuses_a_second_one(tmp_path: Path) -> None:
+    repository = ResticRepository(str(tmp_path / "fresh"), "a fresh password")
     assert len(repository.init()) == 64
     assert repository.exists()
     with pytest.raises(ResticError) as caught:
@@ -254,8 +265,8 @@ def test_the_password_is_never_in_restic_arguments_or_error_text(
     assert password not in str(caught.value) and password not in caught.value.stderr_tail
 
 
-def test_a_missing_repository_is_reported_as_repository_missing(tmp_path: Path, password: str) -> None:
-    repo = ResticRepository(str(tmp_path / "nothing-here"), password)
+def test_a_missing_repository_is_reported_as_repository_missing(tmp_path: Path) -> None:
+    repo = ResticRepository(str(tmp_path / "nothing-here"), "any password")
     with pytest.raises(ResticError) as caught:
         repo.snapshots()
     assert caught.value.code == "repository_missing"
@@ -263,7 +274,8 @@ def test_a_missing_repository_is_reported_as_repository_missing(tmp_path: Path, 
     assert repo.exists() is False
 
 
-def test_an_unusable_storage_location_is_storage_unavailable(tmp_path: Path, password: str) -> None:
+def test_an_unusable_storage_location_is_storage_unavailable(tmp_path: Path) -> None:
+    password = "storage-" + secrets.token_hex(8)
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     repo = ResticRepository(str(blocker / "repo"), password)

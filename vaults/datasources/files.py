@@ -292,6 +292,8 @@ class FilesDatasource(Datasource):
                         if found:
                             total_problems += 1
                             problem(f"{path}: {found}")
+                while stream.read(CHUNK):  # tar padding after the end marker: let restic finish writing
+                    pass
         return VerifyResult(
             ok=total_problems == 0,
             checked=checked,
