@@ -6,7 +6,9 @@ from django.utils.html import format_html
 
 class BaseTable(tables.Table):
     class Meta:
-        attrs = {"class": "table table-sm table-hover align-middle mb-0"}
+        # The table container boosts its sort and page links (HTMX swaps the table); links in rows open whole
+        # pages, so the body opts out of the boost.
+        attrs = {"class": "table table-sm table-hover align-middle mb-0", "tbody": {"hx-boost": "false"}}
         empty_text = "Nothing matches these filters."
 
 
