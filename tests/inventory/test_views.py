@@ -107,6 +107,7 @@ def test_an_htmx_request_for_the_table_gets_only_the_table_partial(estate, clien
     assert response.status_code == 200
     assert "<html" not in html and "bc-scope" not in html and "bc-nav" not in html
     assert html.lstrip().startswith('<div id="table-container"')
+    assert '<tbody hx-boost="false"' in html, "row links open whole pages, not inside the table"
     full = client_for(persona).get(url).content.decode()
     assert "<html" in full and 'id="table-container"' in full
 
