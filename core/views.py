@@ -89,6 +89,7 @@ def get_for_change(model, user, pk, action: str):
 class ObjectDetailView(LoginRequiredMixin, View):
     model = None
     template_name = "core/object_detail.html"
+    change_action = "change"
 
     def get_attributes(self, obj) -> list[tuple[str, Any]]:
         return []

@@ -3,7 +3,16 @@
 import django_filters
 
 from core.filtersets import ScopedFilterSet
-from vaults.choices import Encryption, Health, Immutability, PointState, ProtectionState, Redundancy, SoftDeleteState
+from vaults.choices import (
+    Encryption,
+    Health,
+    Immutability,
+    PointState,
+    Posture,
+    ProtectionState,
+    Redundancy,
+    SoftDeleteState,
+)
 from vaults.models import BackupInstance, EncryptionKey, RecoveryPoint, Vault
 
 NO_KIND = {"datasource_kind": None}
@@ -15,11 +24,21 @@ class VaultFilterSet(ScopedFilterSet):
     soft_delete_state = django_filters.MultipleChoiceFilter(choices=SoftDeleteState.choices, label="Soft delete")
     immutability = django_filters.MultipleChoiceFilter(choices=Immutability.choices)
     encryption = django_filters.MultipleChoiceFilter(choices=Encryption.choices)
+    posture = django_filters.ChoiceFilter(choices=Posture.choices, method="filter_posture", label="Security level")
 
     class Meta:
         model = Vault
-        fields = ["q", "tenant", "subscription", "resource_group", "location", "redundancy", "soft_delete_state",
-                  "immutability", "encryption"]
+        fields = [
+            "q",
+            "tenant",
+            "subscription",
+            "resource_group",
+            "location",
+            "redundancy",
+            "soft_delete_state",
+            "immutability",
+            "encryption",
+        ]
 
 
 class EncryptionKeyFilterSet(ScopedFilterSet):
@@ -41,14 +60,26 @@ class BackupInstanceFilterSet(ScopedFilterSet):
 
     class Meta:
         model = BackupInstance
-        fields = ["q", "tenant", "subscription", "resource_group", "location", "vault", "protection_state", "health",
-                  "datasource"]
+        fields = [
+            "q",
+            "tenant",
+            "subscription",
+            "resource_group",
+            "location",
+            "vault",
+            "protection_state",
+            "health",
+            "datasource",
+        ]
 
 
 class RecoveryPointFilterSet(ScopedFilterSet):
     search_fields = ("snapshot_id", "instance__datasource__name")
-    scope_paths = {**ScopedFilterSet.scope_paths, "location": "vault__location",
-                   "datasource_kind": "instance__datasource__kind"}
+    scope_paths = {
+        **ScopedFilterSet.scope_paths,
+        "location": "vault__location",
+        "datasource_kind": "instance__datasource__kind",
+    }
     instance = django_filters.NumberFilter(field_name="instance_id")
     vault = django_filters.NumberFilter(field_name="vault_id")
     state = django_filters.MultipleChoiceFilter(choices=PointState.choices)

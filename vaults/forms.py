@@ -5,7 +5,7 @@ from django import forms
 from core.forms import BootstrapMixin
 from inventory.choices import SUPPORTED_KINDS, DatasourceKind
 from inventory.forms import ScopedForm, _resource_group_field
-from inventory.models import Datasource, Location
+from inventory.models import Datasource, Location, ResourceGroup
 from policies.models import BackupPolicy
 from vaults.choices import Encryption, Immutability, Redundancy, SoftDeleteState
 from vaults.models import EncryptionKey, RecoveryPoint, Vault
@@ -187,3 +187,71 @@ class RestoreForm(BootstrapMixin, forms.Form):
         if "include" in data:
             data["include"] = [line.strip() for line in data["include"].splitlines() if line.strip()]
         return {k: v for k, v in data.items() if v not in ("", None, [], False)}
+
+
+class ResourceGuardForm(ScopedForm):
+    resource_group = forms.ModelChoiceField(queryset=Location.objects.none())
+    location = forms.ModelChoiceField(queryset=Location.objects.all())
+    name = forms.CharField(max_length=80)
+    description = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Tell backup admins how to ask for access (who, where, what to include).",
+    )
+    protected_operations = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Disabling soft delete and removing MUA protection are always protected.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        from vaults.choices import MANDATORY_OPERATIONS, ProtectedOperation
+        from vaults.models import ResourceGuard
+
+        super().__init__(*args, **kwargs)
+        field = forms.ModelChoiceField(queryset=ResourceGroup.objects.for_user(self.user, "manage_guard"))
+        field.widget.attrs["class"] = "form-select"
+        self.fields["resource_group"] = field
+        self.fields["protected_operations"].choices = [
+            (op.value, op.label) for op in ProtectedOperation if op not in MANDATORY_OPERATIONS
+        ]
+        self.fields["protected_operations"].widget.attrs["class"] = "form-check-input"
+        if self.instance:
+            for name in ("resource_group", "location", "name"):
+                del self.fields[name]
+            if not self.is_bound:
+                self.initial.update(
+                    description=self.instance.description, protected_operations=self.instance.protected_operations
+                )
+        elif not self.is_bound:
+            self.initial["protected_operations"] = ResourceGuard.default_operations()
+
+
+class LinkGuardForm(BootstrapMixin, forms.Form):
+    guard = forms.ModelChoiceField(queryset=Location.objects.none(), label="Resource Guard")
+
+    def __init__(self, *args, user=None, vault=None, **kwargs):
+        from vaults.models import ResourceGuard
+
+        super().__init__(*args, **kwargs)
+        self.fields["guard"].queryset = ResourceGuard.objects.for_user(user).filter(location=vault.location)
+
+
+class AccessRequestForm(BootstrapMixin, forms.Form):
+    operation = forms.ChoiceField(required=False, help_text="Blank: every protected operation for the duration.")
+    justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    duration_hours = forms.IntegerField(min_value=1, max_value=8, initial=1, label="Duration (hours)")
+
+    def __init__(self, *args, vault=None, **kwargs):
+        from vaults.choices import ProtectedOperation
+
+        super().__init__(*args, **kwargs)
+        guard = vault.resource_guard
+        ops = [op for op in ProtectedOperation if guard is not None and guard.guards(op)]
+        self.fields["operation"].choices = [("", "All protected operations (time window)")] + [
+            (op.value, op.label) for op in ops
+        ]
+
+
+class DecisionForm(BootstrapMixin, forms.Form):
+    note = forms.CharField(required=False, max_length=500)

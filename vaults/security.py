@@ -92,6 +92,23 @@ def security_event(*, actor, kind: str, vault: Vault, message: str) -> None:
     raise_alert(kind=kind, vault=vault, message=message)
 
 
+def posture_q(level: str):
+    """A queryset filter selecting the vaults at one security level (the same rule as `vault_posture`)."""
+    from django.db.models import Q
+
+    irreversible = Q(soft_delete_state=SoftDeleteState.ALWAYS_ON) | Q(immutability=Immutability.LOCKED)
+    protected = Q(soft_delete_state__in=[SoftDeleteState.ENABLED, SoftDeleteState.ALWAYS_ON]) | Q(
+        immutability=Immutability.LOCKED
+    )
+    mua = Q(resource_guard__isnull=False)
+    return {
+        Posture.EXCELLENT: irreversible & mua,
+        Posture.GOOD: protected & ~(irreversible & mua),
+        Posture.FAIR: ~protected & mua,
+        Posture.POOR: ~protected & ~mua,
+    }[level]
+
+
 @dataclass(frozen=True)
 class PostureResult:
     level: str

@@ -75,13 +75,7 @@ class RecoveryPointTable(BaseTable):
     tier = tables.Column()
     state = BadgeColumn(PointState)
     expires_at = tables.DateTimeColumn(format="Y-m-d", verbose_name="Expires")
-    restore = tables.TemplateColumn(
-        '{% if record.state == "available" %}<a class="btn btn-sm btn-outline-primary" '
-        "href=\"{% url 'vaults:instance_restore' record.instance_id %}?recovery_point={{ record.pk }}\">Restore</a>"
-        "{% endif %}",
-        orderable=False,
-        verbose_name="",
-    )
+    actions = tables.TemplateColumn(template_name="vaults/_point_actions.html", orderable=False, verbose_name="")
 
     class Meta(BaseTable.Meta):
         model = RecoveryPoint

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from vaults import views
+from vaults import security_views, views
 
 app_name = "vaults"
 urlpatterns = [
@@ -20,4 +20,16 @@ urlpatterns = [
     path("instances/<int:pk>/protection/<str:action>/", views.instance_protection, name="instance_protection"),
     path("instances/<int:pk>/restore/", views.instance_restore, name="instance_restore"),
     path("restore/", views.restore_start, name="restore"),
+    path("instances/<int:pk>/delete-data/", security_views.instance_delete_data, name="instance_delete_data"),
+    path("instances/<int:pk>/undelete/", security_views.instance_undelete, name="instance_undelete"),
+    path("recovery-points/<int:pk>/delete/", security_views.recovery_point_delete, name="recoverypoint_delete"),
+    path("<int:pk>/guard/", security_views.vault_guard, name="vault_guard"),
+    path("<int:vault_pk>/request-access/", security_views.access_request_create, name="accessrequest_add"),
+    path("guards/", security_views.GuardListView.as_view(), name="resourceguard_list"),
+    path("guards/add/", security_views.GuardEditView.as_view(), name="guard_add"),
+    path("guards/<int:pk>/", security_views.GuardDetailView.as_view(), name="guard_detail"),
+    path("guards/<int:pk>/edit/", security_views.GuardEditView.as_view(), name="resourceguard_edit"),
+    path("access-requests/", security_views.access_request_list, name="accessrequest_list"),
+    path("access-requests/<int:pk>/", security_views.access_request_detail, name="accessrequest_detail"),
+    path("access-requests/<int:pk>/<str:decision>/", security_views.access_request_decide, name="accessrequest_decide"),
 ]

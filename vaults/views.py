@@ -44,7 +44,11 @@ class VaultDetailView(ObjectDetailView):
         usage = points.values("tier").annotate(bytes=Sum("data_added"), count=Count("id")).order_by("tier")
         instances = obj.instances.for_user(request.user).select_related("datasource", "vault", "policy")
         jobs = Job.objects.for_user(request.user).filter(vault=obj).select_related("vault")[:10]
+        from vaults.security import vault_posture
+
         return {
+            "posture": vault_posture(obj),
+            "soft_deleted_count": obj.recovery_points.filter(state="soft_deleted").count(),
             "usage": list(usage),
             "usage_total": sum(row["bytes"] or 0 for row in usage),
             "storage": obj.storage_locations.all(),
