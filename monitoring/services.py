@@ -138,3 +138,32 @@ def jobs_reap_stale(*, stale_after: timedelta = timedelta(minutes=5)) -> list[in
         if updated:
             reaped.append(pk)
     return reaped
+
+
+def job_history_purge(*, days: int, batch: int = 5000) -> dict:
+    """Delete finished jobs, health events and their rollup older than `days` (BACKUPCENTER_JOB_RETENTION_DAYS).
+
+    Works in batches so a large backlog never holds one long transaction; active jobs are never deleted.
+    """
+    from monitoring.models import HealthEvent, HealthEventRollup
+
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted = {"jobs": 0, "health_events": 0}
+    while True:
+        ids = list(
+            Job.objects.filter(created__lt=cutoff)
+            .exclude(status__in=ACTIVE_STATUSES)
+            .order_by()
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            break
+        with transaction.atomic():
+            deleted["jobs"] += Job.objects.filter(pk__in=ids).delete()[1].get("monitoring.Job", 0)
+    while True:
+        ids = list(HealthEvent.objects.filter(timestamp__lt=cutoff).order_by().values_list("pk", flat=True)[:batch])
+        if not ids:
+            break
+        deleted["health_events"] += HealthEvent.objects.filter(pk__in=ids).delete()[0]
+    HealthEventRollup.objects.filter(bucket__lt=cutoff.replace(minute=0, second=0, microsecond=0)).delete()
+    return deleted
