@@ -12,6 +12,7 @@ from core.context import origin
 from core.secrets import KeyUnavailable
 from inventory.services import datasource_connection
 from monitoring.choices import JobStatus
+from monitoring.events import job_finished
 from monitoring.models import Job
 from monitoring.services import JobReporter, job_append_log, job_claim, job_finish
 from vaults.choices import Health, ProtectionState
@@ -124,6 +125,7 @@ def execute_backup(job_id: int, task_id: str = "") -> Job | None:
 
         job = _run(job, work)
         _record_instance_outcome(instance, job)
+        job_finished(job)
         return job
 
 
@@ -178,4 +180,6 @@ def execute_restore(job_id: int, task_id: str = "") -> Job | None:
                 params={**job.params, "result": details},
             )
 
-        return _run(job, work)
+        job = _run(job, work)
+        job_finished(job)
+        return job
