@@ -2,6 +2,7 @@
 
 from datetime import time
 
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
@@ -75,3 +76,54 @@ DEFAULT_DAILY_POLICY = {
     "schedule": {"frequency": "daily", "times": ["02:00"], "timezone": "UTC"},
     "retention": {"daily_count": 30, "timezone": "UTC"},
 }
+
+
+class ScheduleCursor(models.Model):
+    """The dispatcher's memory of one backup instance: the scheduled run it last started.
+
+    A run is due when the policy's ``last_due(now)`` is later than ``last_scheduled_run`` (or than the
+    instance's creation when there is no cursor yet). The dispatcher advances it with one conditional upsert,
+    so two dispatchers never both claim the same run.
+    """
+
+    instance = models.OneToOneField(
+        "vaults.BackupInstance", on_delete=models.CASCADE, primary_key=True, related_name="schedule_cursor"
+    )
+    last_scheduled_run = models.DateTimeField()
+    dispatched_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.instance_id} @ {self.last_scheduled_run:%Y-%m-%d %H:%M} UTC"
+
+
+class AutoProtection(models.Model):
+    """The intent "protect every database of this server with policy P in vault V" (except `exclude`).
+
+    Discovery applies it: each newly found database is protected by the product (a system actor) on behalf
+    of `set_by`, and the change log says so.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+", editable=False)
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="+", editable=False)
+    resource_group = models.ForeignKey(ResourceGroup, on_delete=models.PROTECT, related_name="+", editable=False)
+    connector = models.OneToOneField("inventory.Connector", on_delete=models.CASCADE, related_name="auto_protection")
+    vault = models.ForeignKey("vaults.Vault", on_delete=models.PROTECT, related_name="auto_protections")
+    policy = models.ForeignKey(BackupPolicy, on_delete=models.PROTECT, related_name="auto_protections")
+    exclude = models.JSONField(default=list, blank=True, help_text="Database names never protected automatically.")
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    set_by_name = models.CharField(max_length=150)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = ScopedManager()
+    scope_fields = {"tenant": "tenant_id", "subscription": "subscription_id", "resource_group": "resource_group_id"}
+
+    def __str__(self) -> str:
+        return f"auto-protection of {self.connector} with {self.policy}"
+
+    def save(self, *args, **kwargs):
+        self.tenant_id = self.connector.tenant_id
+        self.subscription_id = self.connector.subscription_id
+        self.resource_group_id = self.connector.resource_group_id
+        super().save(*args, **kwargs)
