@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import plotly
 
 from backupcenter.env import ConfigError, env_bool, env_int, env_list, env_str, env_url, secret_key
 
@@ -98,7 +99,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# plotly.js ships inside the plotly wheel: served as static/plotly/plotly.min.js (no CDN).
+STATICFILES_DIRS = [BASE_DIR / "static", ("plotly", Path(plotly.__file__).resolve().parent / "package_data")]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
 
@@ -128,10 +130,25 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 6 * 3600, m
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 300
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Scheduled backups: at most this many active (queued or running) backups per vault and per host queue; 0 = no
+# limit. The dispatcher defers the excess to its next tick.
+BACKUPCENTER_MAX_BACKUPS_PER_VAULT = env_int("BACKUPCENTER_MAX_BACKUPS_PER_VAULT", 0, minimum=0)
+BACKUPCENTER_MAX_BACKUPS_PER_HOST = env_int("BACKUPCENTER_MAX_BACKUPS_PER_HOST", 0, minimum=0)
+BACKUPCENTER_DISCOVERY_MINUTES = env_int("BACKUPCENTER_DISCOVERY_MINUTES", 15, minimum=1, maximum=24 * 60)
 CELERY_BEAT_SCHEDULE: dict = {
-    "inventory-discovery": {"task": "inventory.tasks.discover_all", "schedule": 15 * 60.0},
+    "inventory-discovery": {"task": "inventory.tasks.discover_all", "schedule": BACKUPCENTER_DISCOVERY_MINUTES * 60.0},
+    "dispatch-scheduled-backups": {
+        "task": "policies.tasks.dispatch_scheduled_backups",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "enforce-retention": {"task": "policies.tasks.enforce_retention", "schedule": 3600.0},
     "reap-stale-jobs": {"task": "vaults.tasks.reap_stale_jobs", "schedule": 60.0},
     "purge-soft-deleted": {"task": "vaults.tasks.purge_soft_deleted", "schedule": 3600.0},
+    "evaluate-metric-rules": {"task": "monitoring.tasks.evaluate_metric_rules", "schedule": 60.0},
+    "retry-due-deliveries": {"task": "monitoring.tasks.retry_due_deliveries", "schedule": 60.0},
+    "record-missed-outcomes": {"task": "monitoring.tasks.record_missed_outcomes", "schedule": 300.0},
+    "purge-job-history": {"task": "monitoring.tasks.purge_job_history", "schedule": 24 * 3600.0},
 }
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
@@ -141,6 +158,13 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "backup-center@localhost")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1, maximum=120)
+
+# Monitoring: links in notifications, webhook retry backoff (base × 2^(attempt-1) seconds), and the bearer token
+# that protects /metrics (empty = the endpoint is off).
+BACKUPCENTER_BASE_URL = env_str("BACKUPCENTER_BASE_URL", "http://127.0.0.1:8000")
+NOTIFY_RETRY_BASE_SECONDS = env_int("NOTIFY_RETRY_BASE_SECONDS", 30, minimum=0, maximum=3600)
+METRICS_BEARER_TOKEN = env_str("METRICS_BEARER_TOKEN", "")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
