@@ -40,6 +40,11 @@ class VaultFilterSet(ScopedFilterSet):
             "encryption",
         ]
 
+    def filter_posture(self, queryset, name, value):
+        from vaults.security import posture_q
+
+        return queryset.filter(posture_q(value)) if value else queryset
+
 
 class EncryptionKeyFilterSet(ScopedFilterSet):
     scope_paths = {**ScopedFilterSet.scope_paths, "location": None, **NO_KIND}
