@@ -16,7 +16,6 @@ COMING = {
     "governance": ("Governance", "governance, compliance and reports"),
     "compliance": ("Compliance", "governance, compliance and reports"),
     "reports": ("Reports", "governance, compliance and reports"),
-    "policy": ("Create a backup policy", "backup policies and the scheduler"),
 }
 
 

@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
+from django.urls import resolve, reverse
 from django.utils import timezone
 
 from core import secrets
@@ -213,9 +213,27 @@ def run_cell(estate, api_for, table: dict[str, Row], name: str, method: str, per
         assert (row.marker(estate, "outside") in content) == (persona == "admin"), "fabrikam object"
 
 
+MINE = {"vault", "encryptionkey", "backupinstance", "recoverypoint"}
+
+
+def built_here(name: str) -> bool:
+    """Whether a route serves an endpoint or action of `vaults.api.views` (others, such as the security actions of
+    `vaults.api.security`, have their own matrix)."""
+    basename, _, suffix = name.removeprefix("api:vaults:").partition("-")
+    if name == "api:vaults:api-root" or (basename in MINE and suffix in ("list", "detail")):
+        return True
+    if basename not in MINE:
+        return False
+    view = resolve(reverse(name, args=[1])).func
+    handler = getattr(view.cls, next(iter(view.actions.values())))
+    return handler.__module__ == "vaults.api.views"
+
+
 def test_every_vaults_api_route_has_a_row_in_the_matrix():
     routes = named_routes({"api:vaults"}, root_names=False)
-    assert routes == set(APIS), f"missing: {sorted(routes - set(APIS))}; stale: {sorted(set(APIS) - routes)}"
+    missing = {name for name in routes if built_here(name)} - set(APIS)
+    assert not missing, f"add these routes to the permission matrix: {sorted(missing)}"
+    assert not set(APIS) - routes, f"the matrix names routes that no longer exist: {sorted(set(APIS) - routes)}"
 
 
 @pytest.mark.parametrize(("name", "method", "persona"), list(matrix_cells(APIS)))
