@@ -12,7 +12,6 @@ from inventory.selectors import protectable_datasources
 COMING = {
     "alerts": ("Alerts", "monitoring"),
     "metrics": ("Metrics", "monitoring"),
-    "backup-policies": ("Backup policies", "backup policies and the scheduler"),
     "governance": ("Governance", "governance, compliance and reports"),
     "compliance": ("Compliance", "governance, compliance and reports"),
     "reports": ("Reports", "governance, compliance and reports"),
