@@ -12,6 +12,7 @@ api_patterns = [
     path("inventory/", include("inventory.api.urls")),
     path("vaults/", include("vaults.api.urls")),
     path("monitoring/", include("monitoring.api.urls")),
+    path("policies/", include("policies.api.urls")),
 ]
 
 urlpatterns = [
@@ -23,6 +24,7 @@ urlpatterns = [
     path("inventory/", include("inventory.urls")),
     path("vaults/", include("vaults.urls")),
     path("monitoring/", include("monitoring.urls")),
+    path("policies/", include("policies.urls")),
     path("core/", include("core.urls")),
     path("api/", include((api_patterns, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
