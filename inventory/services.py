@@ -429,6 +429,10 @@ def connector_discover(*, actor, connector: Connector) -> dict[str, int]:
             discovery_message=f"Found {len(found)}, added {created}, not found {len(vanished)}.",
             last_discovery=now,
         )
+    if connector.kind == ConnectorKind.POSTGRESQL_SERVER:
+        from policies.services import auto_protection_apply
+
+        auto_protection_apply(connector=connector)  # "protect every database": new ones are protected now
     return {"found": len(found), "created": created, "vanished": len(vanished)}
 
 
