@@ -21,6 +21,7 @@ from inventory.filtersets import (
 )
 from inventory.models import Connector, Datasource, Location, ResourceGroup, RoleAssignment, Subscription, Tenant
 from inventory.tasks import discover_connector
+from policies.api.serializers import AutoProtectionSerializer
 
 
 class TenantViewSet(ScopedViewSet):
@@ -77,6 +78,33 @@ class ConnectorViewSet(ScopedViewSet):
             raise PermissionDenied("You need the operator role or higher to run discovery.")
         discover_connector.apply_async((connector.pk,), {"actor_id": request.user.pk}, queue=connector.queue)
         return Response({"detail": "Discovery queued."}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=AutoProtectionSerializer, responses={200: AutoProtectionSerializer, 204: None})
+    @action(detail=True, methods=["get", "put", "delete"], url_path="auto-protection")
+    def auto_protection(self, request, pk=None):
+        """Auto-protection of a PostgreSQL server: every database, now and later, with one policy (policies app)."""
+        from policies import services as policy_services
+        from policies.models import AutoProtection
+
+        connector = self.get_object()
+        if request.method == "DELETE":
+            policy_services.auto_protection_clear(actor=request.user, connector=connector)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        if request.method == "PUT":
+            body = AutoProtectionSerializer(data=request.data, context=self.get_serializer_context())
+            body.is_valid(raise_exception=True)
+            policy = body.validated_data["policy"]
+            policy_services.auto_protection_set(
+                actor=request.user,
+                connector=connector,
+                vault=policy.vault,
+                policy=policy,
+                exclude=body.validated_data.get("exclude"),
+            )
+        intent = AutoProtection.objects.filter(connector=connector).select_related("policy", "vault").first()
+        if intent is None:
+            return Response({"detail": "Auto-protection is off."}, status=status.HTTP_404_NOT_FOUND)
+        return Response(AutoProtectionSerializer(intent, context=self.get_serializer_context()).data)
 
 
 class DatasourceViewSet(ScopedViewSet):
