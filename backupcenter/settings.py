@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "vaults",
     "policies",
     "monitoring",
+    "policies.governance",
+    "monitoring.reports",
     "backupcenter",
 ]
 
@@ -145,11 +147,21 @@ CELERY_BEAT_SCHEDULE: dict = {
     "enforce-retention": {"task": "policies.tasks.enforce_retention", "schedule": 3600.0},
     "reap-stale-jobs": {"task": "vaults.tasks.reap_stale_jobs", "schedule": 60.0},
     "purge-soft-deleted": {"task": "vaults.tasks.purge_soft_deleted", "schedule": 3600.0},
+    "evaluate-compliance": {"task": "policies.governance.tasks.evaluate_compliance", "schedule": 3600.0},
+    "send-scheduled-reports": {"task": "monitoring.reports.tasks.send_due_reports", "schedule": 300.0},
     "evaluate-metric-rules": {"task": "monitoring.tasks.evaluate_metric_rules", "schedule": 60.0},
     "retry-due-deliveries": {"task": "monitoring.tasks.retry_due_deliveries", "schedule": 60.0},
     "record-missed-outcomes": {"task": "monitoring.tasks.record_missed_outcomes", "schedule": 300.0},
     "purge-job-history": {"task": "monitoring.tasks.purge_job_history", "schedule": 24 * 3600.0},
 }
+
+# Changes to datasources, vaults, instances and policies re-evaluate compliance this many seconds later (one
+# evaluation per burst of changes).
+BACKUPCENTER_COMPLIANCE_DEBOUNCE_SECONDS = env_int("BACKUPCENTER_COMPLIANCE_DEBOUNCE_SECONDS", 60, minimum=0)
+# Report exports with more rows than this run as a background job with a download link.
+BACKUPCENTER_EXPORT_SYNC_ROWS = env_int("BACKUPCENTER_EXPORT_SYNC_ROWS", 5000, minimum=0)
+# A PDF holds at most this many rows per table (CSV and XLSX hold every row).
+BACKUPCENTER_PDF_MAX_ROWS = env_int("BACKUPCENTER_PDF_MAX_ROWS", 2000, minimum=10)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
