@@ -25,6 +25,7 @@ from inventory.models import Datasource, Location, ResourceGroup
 from monitoring.choices import JobStatus, Operation
 from monitoring.models import Job
 from monitoring.services import job_create
+from policies.governance.services import enforce_deny
 from vaults.choices import (
     MANDATORY_OPERATIONS,
     AccessRequestStatus,
@@ -98,27 +99,32 @@ def key_rotate(*, actor, key: EncryptionKey) -> Job:
     ensure_permission(actor, Action.CHANGE, scope=key)
     if not key.enabled:
         raise DomainError("Enable the key before rotating it.", code="key_disabled")
+    from monitoring.services import job_finish
+
     before = snapshot(key)
     new_version = key.current_version + 1
-    secrets.create_key(key.keyring_id(new_version))
     job = job_create(
         actor=actor, operation=Operation.ROTATE_KEY, scope=key, subject=f"key {key.name}", status=JobStatus.IN_PROGRESS
     )
     rewrapped = 0
-    with transaction.atomic():
-        for storage in StorageLocation.objects.select_for_update().filter(vault__encryption_key=key):
-            password = secrets.unseal(storage.sealed_password)
-            storage.sealed_password = secrets.seal(password, key.keyring_id(new_version))
-            if storage.sealed_env:
-                storage.sealed_env = secrets.seal(secrets.unseal(storage.sealed_env), key.keyring_id(new_version))
-            storage.save(update_fields=["sealed_password", "sealed_env"])
-            rewrapped += 1
-        key.current_version = new_version
-        key.rotated = timezone.now()
-        key.save(update_fields=["current_version", "rotated"])
-        change_record_write(actor=actor, action="rotate", obj=key, before=before, after=snapshot(key))
-    from monitoring.services import job_finish
-
+    try:
+        secrets.create_key(key.keyring_id(new_version))
+        with transaction.atomic():
+            for storage in StorageLocation.objects.select_for_update().filter(vault__encryption_key=key):
+                password = secrets.unseal(storage.sealed_password)
+                storage.sealed_password = secrets.seal(password, key.keyring_id(new_version))
+                if storage.sealed_env:
+                    storage.sealed_env = secrets.seal(secrets.unseal(storage.sealed_env), key.keyring_id(new_version))
+                storage.save(update_fields=["sealed_password", "sealed_env"])
+                rewrapped += 1
+            key.current_version = new_version
+            key.rotated = timezone.now()
+            key.save(update_fields=["current_version", "rotated"])
+            change_record_write(actor=actor, action="rotate", obj=key, before=before, after=snapshot(key))
+    except secrets.KeyUnavailable as error:
+        # The re-wrap is all or nothing: the database still names the old version, which stays in the keyring.
+        job_finish(job, status=JobStatus.FAILED, error_code=error.code, message=error.message)
+        raise DomainError(error.message, code=error.code) from None
     return job_finish(
         job,
         status=JobStatus.COMPLETED,
@@ -170,6 +176,40 @@ def _validate_vault_settings(vault: Vault) -> None:
         raise ValidationError(errors)
 
 
+REMOTE_BACKENDS = ("s3:", "sftp:", "rest:", "azure:", "gs:", "b2:", "swift:", "rclone:")
+
+
+def _storage_url(url: str, resource_group: ResourceGroup) -> str:
+    """A new repository's location: a remote restic backend, or a new folder under the vault root.
+
+    Local paths outside the vault root are refused so a contributor cannot point a vault at another
+    tenant's repository or any folder the worker can write.
+    """
+    url = url.strip()
+    root = Path(settings.BACKUPCENTER_VAULT_ROOT).resolve()
+    if not url:
+        return str(root / f"{resource_group.tenant.name}-{uuid.uuid4().hex}")
+    if url.startswith(REMOTE_BACKENDS):
+        taken = StorageLocation.objects.filter(url=url).exists()
+    else:
+        path = Path(url)
+        if not path.is_absolute() or ".." in path.parts:
+            raise ValidationError({"storage_url": ["Give an absolute folder path or a restic backend URL."]})
+        resolved = path.resolve()
+        if root not in resolved.parents:
+            raise ValidationError({"storage_url": [f"Local repositories must be new folders inside {root}."]})
+        if resolved.exists():
+            raise ValidationError({"storage_url": ["That folder already exists; choose a new one."]})
+        url = str(resolved)
+        taken = any(
+            Path(other) == resolved or Path(other) in resolved.parents or resolved in Path(other).parents
+            for other in StorageLocation.objects.exclude(url__startswith=REMOTE_BACKENDS).values_list("url", flat=True)
+        )
+    if taken:
+        raise ValidationError({"storage_url": ["Another vault already uses this location."]})
+    return url
+
+
 def vault_create(
     *,
     actor,
@@ -210,10 +250,9 @@ def vault_create(
     _validate_vault_settings(vault)
     if immutability == Immutability.LOCKED:
         raise ValidationError({"immutability": ["Enable immutability first; lock it once you have checked it."]})
+    enforce_deny(actor=actor, action="vault.create", obj=vault)
 
-    url = storage_url.strip() or str(
-        Path(settings.BACKUPCENTER_VAULT_ROOT) / f"{resource_group.tenant.name}-{uuid.uuid4().hex}"
-    )
+    url = _storage_url(storage_url, resource_group)
     password = pysecrets.token_hex(32)
     key_id = _seal_key_id(vault)
     sealed_password = secrets.seal(password, key_id)
@@ -307,6 +346,7 @@ def vault_update(*, actor, vault: Vault, **fields: Any) -> Vault:
         setattr(vault, key, value)
     vault.full_clean(exclude=["tenant", "subscription"])
     _validate_vault_settings(vault)
+    enforce_deny(actor=actor, action="vault.update", obj=vault)
     new_key_id = _seal_key_id(vault)
     if new_key_id != old_key_id:
         for storage in vault.storage_locations.select_for_update():
