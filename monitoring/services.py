@@ -111,9 +111,10 @@ class JobReporter:
 def job_cancel(*, actor, job: Job) -> Job:
     """Ask a job to stop. A queued job is cancelled at once; a running one stops at its next check."""
     ensure_permission(actor, Action.OPERATE, scope=job)
+    job = Job.objects.select_for_update().get(pk=job.pk)
     if not job.is_active:
         raise DomainError(f"Job #{job.pk} has already ended ({job.get_status_display()}).", code="job_ended")
-    Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+    Job.objects.filter(pk=job.pk, status__in=ACTIVE_STATUSES).update(cancel_requested=True)
     Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
         status=JobStatus.CANCELLED, ended=timezone.now(), message=f"Cancelled by {actor} before it started."
     )

@@ -1,5 +1,7 @@
 """Vaults and what they hold: keys, storage locations (restic repositories), backup instances, recovery points."""
 
+import uuid
+
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -21,6 +23,12 @@ from vaults.choices import (
     Tier,
 )
 
+
+def _new_prefix() -> str:
+    """A keyring name that no other key, past or future, can share (database ids can be reused)."""
+    return uuid.uuid4().hex
+
+
 RG_SCOPE = {"tenant": "tenant_id", "subscription": "subscription_id", "resource_group": "resource_group_id"}
 VAULT_SCOPE = {**RG_SCOPE, "vault": "vault_id"}
 
@@ -32,6 +40,7 @@ class EncryptionKey(models.Model):
     subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="+", editable=False)
     resource_group = models.ForeignKey(ResourceGroup, on_delete=models.PROTECT, related_name="encryption_keys")
     name = models.CharField(max_length=80, validators=[name_validator])
+    keyring_prefix = models.CharField(max_length=32, default=_new_prefix, unique=True, editable=False)
     current_version = models.PositiveIntegerField(default=1)
     enabled = models.BooleanField(default=True)
     created = models.DateTimeField(auto_now_add=True)
@@ -53,7 +62,7 @@ class EncryptionKey(models.Model):
         super().save(*args, **kwargs)
 
     def keyring_id(self, version: int | None = None) -> str:
-        return f"cmk-{self.pk}-v{version or self.current_version}"
+        return f"cmk-{self.keyring_prefix}-v{version or self.current_version}"
 
     def get_absolute_url(self) -> str:
         return reverse("vaults:key_detail", args=[self.pk])

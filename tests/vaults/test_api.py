@@ -292,8 +292,10 @@ def test_it_creates_a_vault_with_a_customer_managed_key_and_never_returns_the_st
 ):
     """GIVEN alice's key WHEN she creates a vault with it, a repository path and backend credentials THEN the
     repository is initialised, the key is embedded in brief form and neither credentials nor password come back."""
+    from django.conf import settings
+
     key = api_estate.inside["encryptionkey"]
-    repo = tmp_path / "repo"
+    repo = Path(settings.BACKUPCENTER_VAULT_ROOT) / f"custom-{tmp_path.name}"
     env = {"AWS_SECRET_ACCESS_KEY": "s3cr3t-env-value-1234"}
     response = api_for("alice").post(
         reverse("api:vaults:vault-list"),
