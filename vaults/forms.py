@@ -103,16 +103,6 @@ class ConfigureBackupForm(BootstrapMixin, forms.Form):
             BackupPolicy.objects.filter(vault=vault, datasource_kind=kind) if vault else BackupPolicy.objects.none()
         )
         self.datasource_obj, self.vault_obj = datasource, vault
-        for name in ("kind", "datasource", "vault"):
-            self.fields[name].widget.attrs.update(
-                {
-                    "hx-get": "",
-                    "hx-target": "#wizard",
-                    "hx-select": "#wizard",
-                    "hx-swap": "outerHTML",
-                    "hx-include": "closest form",
-                }
-            )
 
     def clean(self):
         data = super().clean()

@@ -199,7 +199,10 @@ def instance_add(request):
                 messages.success(request, f"{instance.datasource} is now protected in {instance.vault}.")
                 return HttpResponseRedirect(instance.get_absolute_url())
     else:
-        form = ConfigureBackupForm(request.GET if request.htmx else None, initial=initial, user=request.user)
+        # HTMX refreshes of the wizard re-render it from the choices so far, without showing errors yet.
+        if request.htmx:
+            initial.update({k: v for k, v in request.GET.items() if k in ("kind", "datasource", "vault", "policy")})
+        form = ConfigureBackupForm(initial=initial, user=request.user)
     return render(request, "vaults/instance_add.html", {"form": form, "title": "Configure backup"})
 
 
