@@ -53,9 +53,7 @@ def test_a_successful_backup_is_healthy_and_resolves_the_failure_alert(protected
     assert Alert.objects.get().monitor_condition == MonitorCondition.RESOLVED
 
 
-def test_job_alerts_switched_off_for_the_vault_raise_no_alert_but_still_a_health_event(
-    protected, backup_job, estate
-):
+def test_job_alerts_switched_off_for_the_vault_raise_no_alert_but_still_a_health_event(protected, backup_job, estate):
     from monitoring.alerts import vault_alert_settings_update
 
     vault_alert_settings_update(actor=estate.users["alice"], vault=protected.vault, job_failure_alerts=False)
