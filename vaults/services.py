@@ -875,7 +875,7 @@ def vault_link_guard(*, actor, vault: Vault, guard: ResourceGuard) -> Vault:
 def vault_unlink_guard(*, actor, vault: Vault) -> Vault:
     """Remove MUA protection from a vault: always needs an approved access request."""
     ensure_permission(actor, Action.CHANGE, scope=vault)
-    vault = Vault.objects.select_for_update().select_related("resource_guard").get(pk=vault.pk)
+    vault = Vault.objects.select_for_update(of=("self",)).select_related("resource_guard").get(pk=vault.pk)
     if vault.resource_guard is None:
         raise DomainError("This vault has no Resource Guard.", code="no_guard")
     ensure_authorized(actor=actor, vault=vault, operation=ProtectedOperation.REMOVE_MUA)
