@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backupcenter import views
+from monitoring.prometheus import metrics_view
 
 api_patterns = [
     path("core/", include("core.api_urls")),
@@ -18,6 +19,7 @@ api_patterns = [
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("action-center/<str:action>/", views.action_center, name="action_center"),
+    path("metrics", metrics_view, name="prometheus_metrics"),
     path("coming/<slug:feature>/", views.coming_soon, name="coming_soon"),
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
