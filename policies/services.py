@@ -18,6 +18,7 @@ from core.permissions import SystemActor, ensure_permission
 from core.roles import Action
 from core.services import change_record_write, snapshot
 from inventory.choices import ConnectorKind, DatasourceKind
+from policies.governance.services import enforce_deny
 from policies.models import DEFAULT_DAILY_POLICY, AutoProtection, BackupPolicy
 from policies.retention import RetentionRules, validate_retention
 from policies.schedule import Schedule, validate_schedule
@@ -240,6 +241,7 @@ def policy_create(
         tiering=tiering,
     )
     policy.full_clean(exclude=["tenant", "subscription", "resource_group"])
+    enforce_deny(actor=actor, action="policy.create", obj=policy)
     policy.save()
     change_record_write(actor=actor, action="create", obj=policy, after=snapshot(policy))
     return policy
@@ -283,6 +285,7 @@ def policy_update(*, actor, policy: BackupPolicy, **fields: Any) -> BackupPolicy
     )
     policy.name, policy.schedule, policy.retention, policy.tiering = name.strip(), schedule, retention, tiering
     policy.full_clean(exclude=["tenant", "subscription", "resource_group"])
+    enforce_deny(actor=actor, action="policy.update", obj=policy)
     policy.save()
     after = snapshot(policy)
     change_record_write(actor=actor, action="update", obj=policy, before=before, after=after)
