@@ -3,7 +3,7 @@
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
@@ -125,7 +125,7 @@ def metric_series(
             rollup = rollup.filter(health_status__in=statuses)
         series_field = {"vault": "vault__name", "health_status": "health_status", "datasource_kind": "datasource_kind"}
         field = series_field.get(split_by)
-        bucket = TruncDay("bucket") if hours >= 24 else "bucket"
+        bucket = TruncDay("bucket") if hours >= 24 else F("bucket")
         rows = (
             rollup.annotate(b=bucket).values_list("b", field) if field else rollup.annotate(b=bucket).values_list("b")
         )
