@@ -10,6 +10,9 @@ from monitoring.prometheus import metrics_view
 
 api_patterns = [
     path("core/", include("core.api_urls")),
+    # Governance and reports share the /api/policies/ and /api/monitoring/ prefixes; their inner routes differ.
+    path("policies/", include("policies.governance.api_urls")),
+    path("monitoring/", include("monitoring.reports.api_urls")),
     path("inventory/", include("inventory.api.urls")),
     path("vaults/", include("vaults.api.urls")),
     path("monitoring/", include("monitoring.api.urls")),
@@ -28,6 +31,9 @@ urlpatterns = [
     path("monitoring/", include("monitoring.urls")),
     path("policies/", include("policies.urls")),
     path("core/", include("core.urls")),
+    path("governance/", include("policies.governance.urls")),
+    path("compliance/", include("policies.governance.compliance_urls")),
+    path("reports/", include("monitoring.reports.urls")),
     path("api/", include((api_patterns, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

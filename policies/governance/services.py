@@ -40,15 +40,29 @@ class PolicyDenied(DomainError):
 # Deny ------------------------------------------------------------------------------------------------------------
 
 
-def _covers(assignment: PolicyAssignment, obj) -> bool:
-    if assignment.tenant_id != obj.tenant_id:
+def scope_keys_of(obj) -> dict[str, int | None]:
+    """tenant/subscription/resource group ids of an object about to be saved (copied from its vault or resource
+    group when the model copies them only in save())."""
+    keys = {}
+    for level in ("tenant", "subscription", "resource_group"):
+        value = getattr(obj, f"{level}_id", None)
+        for parent in ("vault", "resource_group"):
+            if value is None and getattr(obj, f"{parent}_id", None):
+                holder = getattr(obj, parent)
+                value = holder.pk if level == parent else getattr(holder, f"{level}_id", None)
+        keys[f"{level}_id"] = value
+    return keys
+
+
+def _covers(assignment: PolicyAssignment, obj, keys: dict) -> bool:
+    if assignment.tenant_id != keys["tenant_id"]:
         return False
-    if assignment.subscription_id and assignment.subscription_id != obj.subscription_id:
+    if assignment.subscription_id and assignment.subscription_id != keys["subscription_id"]:
         return False
-    if assignment.resource_group_id and assignment.resource_group_id != obj.resource_group_id:
+    if assignment.resource_group_id and assignment.resource_group_id != keys["resource_group_id"]:
         return False
     for scope in assignment.excluded_scopes or []:
-        if getattr(obj, f"{scope.get('level')}_id", None) == scope.get("id"):
+        if keys.get(f"{scope.get('level')}_id") == scope.get("id"):
             return False
     return not (obj.pk and obj.pk in (assignment.exempt_resources or []))
 
@@ -61,13 +75,16 @@ def enforce_deny(*, actor, action: str, obj) -> None:
     """
     if action not in DENY_ACTIONS:
         raise ValueError(f"Unknown deny action {action!r}.")
-    tenant_id = getattr(obj, "tenant_id", None) or getattr(getattr(obj, "resource_group", None), "tenant_id", None)
+    keys = scope_keys_of(obj)
+    tenant_id = keys["tenant_id"]
     if tenant_id is None:
         return
-    keys = [k for k, d in _deny_definitions().items() if action in d.deny_actions]
-    candidates = PolicyAssignment.objects.filter(tenant_id=tenant_id, effect=Effect.DENY, definition_key__in=keys)
+    definition_keys = [k for k, d in _deny_definitions().items() if action in d.deny_actions]
+    candidates = PolicyAssignment.objects.filter(
+        tenant_id=tenant_id, effect=Effect.DENY, definition_key__in=definition_keys
+    )
     for assignment in candidates:
-        if not _covers(assignment, obj):
+        if not _covers(assignment, obj, keys):
             continue
         definition = get_definition(assignment.definition_key)
         problem = definition.violation(obj, clean_parameters(definition, assignment.parameters))
