@@ -194,7 +194,7 @@ def job_alert_raise(job: Job, error_code: str) -> Alert | None:
         recommended_action=RECOMMENDATIONS.get(error_code, DEFAULT_RECOMMENDATION),
         error_code=error_code,
         instance=instance,
-        vault=instance.vault if instance is not None else None,
+        vault=instance.vault if instance is not None else job.vault,
         job=job,
     )
     return alert
