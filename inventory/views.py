@@ -333,15 +333,19 @@ class DatasourceDeleteView(ObjectDeleteView):
 @login_required
 def protectable_list(request):
     """Datasources that exist and are not protected yet."""
+    from policies.governance.selectors import backup_required
+
+    queryset, governance = backup_required(request, protectable_datasources(request.user))
     return render_list(
         request,
-        queryset=protectable_datasources(request.user),
+        queryset=queryset,
         filterset_class=DatasourceFilterSet,
         table_class=ProtectableTable,
-        template="core/object_list.html",
+        template="inventory/protectable_list.html",
         context={
             "title": "Protectable datasources",
             "empty_hint": "Everything you can see is protected, or nothing has been discovered yet.",
+            "governance": governance,
         },
     )
 

@@ -100,6 +100,7 @@ class AssignmentSerializer(BaseSerializer):
             "last_evaluated_at",
         ]
         read_only_fields = ["definition_version", "scope_level", "created", "created_by_name", "last_evaluated_at"]
+        extra_kwargs = {"name": {"required": False}}
 
     def service_data(self) -> dict:
         data = dict(self.validated_data)

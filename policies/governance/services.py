@@ -271,7 +271,8 @@ def compliance_evaluate(*, assignment_ids: list[int] | None = None, debounced: b
         new = assignment.results.filter(
             state=ComplianceState.NON_COMPLIANT, resource_id__in=_new_datasources(assignment)
         )
-        if new.exists():
+        running = assignment.remediations.filter(status__in=[RemediationStatus.QUEUED, RemediationStatus.IN_PROGRESS])
+        if new.exists() and not running.exists():
             remediation_create(actor=SystemActor("auto-remediation"), assignment=assignment, automatic=True)
     return outcome
 
