@@ -103,8 +103,9 @@ class ConnectorViewSet(ScopedViewSet):
             )
         intent = AutoProtection.objects.filter(connector=connector).select_related("policy", "vault").first()
         if intent is None:
-            return Response({"detail": "Auto-protection is off."}, status=status.HTTP_404_NOT_FOUND)
-        return Response(AutoProtectionSerializer(intent, context=self.get_serializer_context()).data)
+            return Response({"enabled": False})
+        data = AutoProtectionSerializer(intent, context=self.get_serializer_context()).data
+        return Response({"enabled": True, **data})
 
 
 class DatasourceViewSet(ScopedViewSet):

@@ -102,10 +102,14 @@ def test_auto_protection_needs_a_postgresql_policy_of_the_vault_and_a_postgresql
 def test_the_api_sets_reads_and_clears_auto_protection(api_for, server, pg_policy):
     url = f"/api/inventory/connectors/{server.pk}/auto-protection/"
     alice = api_for("alice")
-    assert alice.get(url).status_code == 404
+    assert alice.get(url).data == {"enabled": False}
     response = alice.put(url, {"policy": pg_policy.pk, "exclude": ["scratch"]}, format="json")
     assert response.status_code == 200, response.data
-    assert response.data["set_by_name"] == "alice" and response.data["vault"]["id"] == pg_policy.vault_id
+    assert (
+        response.data["enabled"]
+        and response.data["set_by_name"] == "alice"
+        and response.data["vault"]["id"] == pg_policy.vault_id
+    )
     assert api_for("bob").put(url, {"policy": pg_policy.pk}, format="json").status_code in (400, 403)
     assert api_for("charlie").get(url).status_code == 404
     assert alice.delete(url).status_code == 204
