@@ -251,6 +251,7 @@ APIS: dict[str, Row] = {
     **api_rows("connector", A_DETAIL, A_CHANGE, A_CREATE, deleted(A_CHANGE)),
     **api_rows("datasource", A_DETAIL, A_CHANGE, A_CREATE, deleted(A_CHANGE)),
     "api:inventory:connector-discover": Row(target="connector", expect={"POST": deleted(A_CHANGE, 202)}),
+    "api:inventory:connector-auto-protection": Row(target="connector", expect={"GET": A_DETAIL}),
     "api:inventory:roleassignment-list": Row(
         expect={"GET": A_LIST, "POST": A_CREATE_ADMIN},
         payload=API_ADD["roleassignment"],
