@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.db import connection
 
 from monitoring.choices import JobStatus, Operation
 from monitoring.models import Job
@@ -16,6 +23,8 @@ from tests.vaults.conftest import BIG_FILE_BYTES, make_tree, psql, restic_snapsh
 from vaults.models import RecoveryPoint
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def _point(job: Job) -> RecoveryPoint:
@@ -213,3 +222,89 @@ def test_every_recovery_point_of_a_vault_matches_a_restic_snapshot_and_back(data
     assert len(points) == 3
     assert points == restic_snapshot_ids(vault)
     assert Job.objects.filter(vault=vault, operation=Operation.BACKUP).count() == 4
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
+    reason="the Celery worker runs in another process and must see the test database: run with "
+    "DATABASE_URL=postgres://... (the SQLite test database lives in memory)",
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_real_celery_worker_consumes_the_backup_and_restore_from_redis(data_dir, restore_root, protect, alice):
+    """GIVEN a Celery worker process (celery -A backupcenter worker -P solo) consuming the datasource's host queue
+    from Redis, on the same database, var dir and keyring as this test
+    WHEN a backup and then a restore are asked through the services (published to Redis, not run eagerly)
+    THEN the worker runs both: the backup job completes with a recovery point whose snapshot restic lists, and the
+    restore job writes the tree back identical to the source."""
+    import redis
+    from celery import current_app
+
+    from vaults.services import instance_backup_now, instance_restore
+
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    try:
+        redis.Redis.from_url(broker, socket_connect_timeout=2).ping()
+    except Exception as error:
+        pytest.skip(f"no Redis broker at CELERY_BROKER_URL={broker!r}: {error}")
+    host = f"it{uuid.uuid4().hex[:10]}"  # a queue of its own: no other worker on this Redis takes the tasks
+    share = make_tree(data_dir / "share")
+    state = tree_manifest(share)
+    protected = protect("files", {"paths": [str(share)]}, host=host)
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "BACKUPCENTER_VAR_DIR": str(settings.VAR_DIR),
+        "BACKUPCENTER_KEYRING": str(settings.BACKUPCENTER_KEYRING),
+        "BACKUPCENTER_VAULT_ROOT": str(settings.BACKUPCENTER_VAULT_ROOT),
+        "BACKUPCENTER_RESTORE_ROOTS": str(restore_root),
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+    }
+    log = open(data_dir / "worker.log", "wb")  # noqa: SIM115 - closed in finally
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "backupcenter", "worker", "-Q", f"default,host.{host}", "-P", "solo",
+         "-c", "1", "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", f"{host}@%h", "-l", "INFO"],
+        cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    app = current_app._get_current_object()
+    eager, broker_url = app.conf.task_always_eager, app.conf.broker_url
+    app.conf.task_always_eager, app.conf.broker_url = False, broker
+    try:
+        job = instance_backup_now(actor=alice, instance=protected.instance)
+        assert job.queue == f"host.{host}"
+        job = _wait_until_finished(job, worker, data_dir / "worker.log")
+        assert job.status == JobStatus.COMPLETED, (job.message, job.log)
+        assert job.attempt == 1 and job.started and job.ended
+        point = _point(job)
+        assert restic_snapshot_ids(protected.vault) == {point.snapshot_id}
+
+        restore = instance_restore(
+            actor=alice,
+            instance=protected.instance,
+            recovery_point=point,
+            target={"location": "alternate", "path": str(restore_root)},
+        )
+        restore = _wait_until_finished(restore, worker, data_dir / "worker.log")
+        assert restore.status == JobStatus.COMPLETED, (restore.message, restore.log)
+        assert tree_manifest(restore_root / str(share).lstrip("/")) == state
+    finally:
+        app.conf.task_always_eager, app.conf.broker_url = eager, broker_url
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        log.close()
+
+
+def _wait_until_finished(job: Job, worker: subprocess.Popen, log: Path, timeout: float = 90.0) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if not job.is_active:
+            return job
+        if worker.poll() is not None:
+            pytest.fail(f"the worker exited with {worker.returncode}:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    pytest.fail(f"job #{job.pk} still {job.status} after {timeout} s; worker log:\n{log.read_text()[-3000:]}")
