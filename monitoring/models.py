@@ -114,6 +114,8 @@ class Job(models.Model):
             # The jobs page's default order and the Overview's "last 24 hours" range.
             models.Index(fields=["-created", "-id"], name="job_created_id_desc"),
             models.Index(fields=["operation", "status", "created"], name="job_op_status_created"),
+            # Subscription-level roles (the common grant) list their jobs newest first without a sort.
+            models.Index(fields=["subscription", "-created"], name="job_subscription_created"),
         ]
 
     def __str__(self) -> str:

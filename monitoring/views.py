@@ -6,9 +6,11 @@ import csv
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
@@ -45,6 +47,24 @@ from monitoring.tables import (
 )
 
 
+class CappedPaginator(Paginator):
+    """Counts at most CAP + 1 rows: an exact COUNT(*) over a million jobs costs more than the page itself."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        # django-tables2 hands over its rows; the queryset behind them is what can be counted in the database.
+        queryset = getattr(getattr(self.object_list, "data", None), "data", None)
+        if hasattr(queryset, "query"):
+            return queryset.order_by()[: self.CAP + 1].count()
+        return super().count
+
+    @property
+    def capped(self) -> bool:
+        return self.count > self.CAP
+
+
 class JobListView(ObjectListView):
     queryset = Job.objects.select_related("vault")
     filterset_class = JobFilterSet
@@ -57,6 +77,16 @@ class JobListView(ObjectListView):
         from django.conf import settings
 
         return {**super().get_context(request), "retention_days": settings.BACKUPCENTER_JOB_RETENTION_DAYS}
+
+    def get(self, request):
+        queryset = self.get_queryset(request)
+        filterset = self.filterset_class(request.GET or None, queryset=queryset, request=request)
+        table = self.table_class(filterset.qs if filterset.is_bound else queryset)
+        RequestConfig(request, paginate={"per_page": 25, "paginator_class": CappedPaginator}).configure(table)
+        template = self.template_name
+        if request.htmx and request.htmx.target == "table-container":
+            template = f"{template}#table"
+        return render(request, template, {**self.get_context(request), "filterset": filterset, "table": table})
 
 
 @login_required
