@@ -91,27 +91,21 @@ def _write(assignment: PolicyAssignment, rows: QuerySet, now: datetime) -> None:
     select, params = _sql(rows)
     # Raw SQL bypasses field adaptation: store the instant exactly as the ORM does, so later lookups match it.
     at = connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
+    history = f"""
             INSERT INTO {change_table} (assignment_id, resource_type, resource_id, resource_name, tenant_id,
                 subscription_id, resource_group_id, old_state, new_state, reason, changed_at)
             SELECT s.g_assignment, s.g_type, s.g_id, s.g_name, s.g_tenant, s.g_sub, s.g_rg,
                 COALESCE(r.state, ''), s.g_state, s.g_reason, %s
-            FROM ({select}) s
+            FROM {{source}} s
             LEFT JOIN {result_table} r
               ON r.assignment_id = s.g_assignment AND r.resource_type = s.g_type AND r.resource_id = s.g_id
-            WHERE r.id IS NULL OR r.state <> s.g_state
-            """,
-            (at, *params),
-        )
-        cursor.execute(
-            f"""
+            WHERE r.id IS NULL OR r.state <> s.g_state"""
+    upsert = f"""
             INSERT INTO {result_table} (assignment_id, resource_type, resource_id, resource_name, tenant_id,
                 subscription_id, resource_group_id, state, reason, evaluated_at, state_since)
             SELECT s.g_assignment, s.g_type, s.g_id, s.g_name, s.g_tenant, s.g_sub, s.g_rg, s.g_state, s.g_reason,
                 %s, %s
-            FROM ({select}) s WHERE true
+            FROM {{source}} s WHERE true
             ON CONFLICT (assignment_id, resource_type, resource_id) DO UPDATE SET
                 resource_name = excluded.resource_name,
                 tenant_id = excluded.tenant_id,
@@ -121,10 +115,19 @@ def _write(assignment: PolicyAssignment, rows: QuerySet, now: datetime) -> None:
                                    THEN {result_table}.state_since ELSE excluded.state_since END,
                 state = excluded.state,
                 reason = excluded.reason,
-                evaluated_at = excluded.evaluated_at
-            """,
-            (at, at, *params),
-        )
+                evaluated_at = excluded.evaluated_at"""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One statement: the evaluation runs once (materialised), and both writes see the results as they were
+            # before this statement, so the history compares against the previous states.
+            cursor.execute(
+                f"WITH s AS MATERIALIZED ({select}), history AS ({history.format(source='s')}) "
+                + upsert.format(source="s"),
+                (*params, at, at, at),
+            )
+        else:
+            cursor.execute(history.format(source=f"({select})"), (at, *params))
+            cursor.execute(upsert.format(source=f"({select})"), (at, at, *params))
 
 
 def _dine_conflicts(assignments: list[PolicyAssignment], now: datetime) -> dict[int, set[int]]:
