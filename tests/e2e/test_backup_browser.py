@@ -27,11 +27,19 @@ def real_worker(settings):
     previous = {"task_always_eager": celery_app.conf.task_always_eager, "broker_url": celery_app.conf.broker_url}
     settings.CELERY_TASK_ALWAYS_EAGER = False
     celery_app.conf.update(task_always_eager=False, broker_url=broker)
-    celery_app.pool.force_close_all()
+    _drop_producer_pool()
     with start_worker(celery_app, pool="solo", queues=["default", "host.local"], perform_ping_check=False,
                       shutdown_timeout=30):
         yield
     celery_app.conf.update(task_always_eager=previous["task_always_eager"], broker_url=previous["broker_url"])
+    _drop_producer_pool()
+
+
+def _drop_producer_pool() -> None:
+    """Forget broker connections made for the previous broker URL; the next publish opens new ones."""
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
 
 
 @pytest.fixture
