@@ -36,10 +36,11 @@ def real_worker(settings):
 
 
 def _drop_producer_pool() -> None:
-    """Forget broker connections made for the previous broker URL; the next publish opens new ones."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
+    """Forget the broker connection pools made for the previous broker URL; the next publish opens new ones.
+
+    They are not closed: kombu keeps producer pools per connection, and a closed pool would be handed out again."""
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
 
 
 @pytest.fixture
