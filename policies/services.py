@@ -200,6 +200,21 @@ def retention_cuts(old: RetentionRules, new: RetentionRules) -> list[str]:
     return cuts
 
 
+def ensure_not_weaker(*, actor, vault, cuts: list[str], old_schedule, new_schedule, operation: str) -> None:
+    """The rule for weakening protection, in one place: shortening retention is refused by an immutable vault,
+    and shortening retention or backing up less often needs multi-user authorization on a guarded vault."""
+    from policies.schedule import runs_per_day
+    from vaults.security import ensure_authorized, ensure_mutable
+
+    less_often = runs_per_day(new_schedule) < runs_per_day(old_schedule) or (
+        new_schedule.frequency == "weekly" and old_schedule.frequency != "weekly"
+    )
+    if cuts:
+        ensure_mutable(vault, "shortening retention (" + "; ".join(cuts) + ")")
+    if cuts or less_often:
+        ensure_authorized(actor=actor, vault=vault, operation=operation)
+
+
 # Policies ----------------------------------------------------------------------------------------------------------
 
 
@@ -283,13 +298,22 @@ def policy_update(*, actor, policy: BackupPolicy, **fields: Any) -> BackupPolicy
         retention=retention_input,
         tiering=fields.get("tiering", policy.tiering),
     )
+    old_schedule = policy.schedule_obj()
     policy.name, policy.schedule, policy.retention, policy.tiering = name.strip(), schedule, retention, tiering
     policy.full_clean(exclude=["tenant", "subscription", "resource_group"])
+    cuts = retention_cuts(old_rules, policy.retention_rules())
+    ensure_not_weaker(
+        actor=actor,
+        vault=policy.vault,
+        cuts=cuts,
+        old_schedule=old_schedule,
+        new_schedule=policy.schedule_obj(),
+        operation="reduce_retention",
+    )
     enforce_deny(actor=actor, action="policy.update", obj=policy)
     policy.save()
     after = snapshot(policy)
     change_record_write(actor=actor, action="update", obj=policy, before=before, after=after)
-    cuts = retention_cuts(old_rules, policy.retention_rules())
     if cuts:
         change_record_write(
             actor=actor,
@@ -298,6 +322,13 @@ def policy_update(*, actor, policy: BackupPolicy, **fields: Any) -> BackupPolicy
             before={"retention": before["retention"]},
             after={"retention": after["retention"]},
             message="Retention shortened: " + "; ".join(cuts) + ".",
+        )
+        from monitoring.events import security_event
+
+        security_event(
+            kind="retention_shortened",
+            vault=policy.vault,
+            message=f"Retention of policy {policy} was shortened by {actor}: " + "; ".join(cuts) + ".",
         )
     if before["retention"] != after["retention"]:
         policy_apply_retention(policy=policy, actor=actor)

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import DomainError
+from core.permissions import has_permission
 from core.services import change_record_write
 from vaults.choices import AccessRequestStatus, Immutability, Posture, ProtectedOperation, SoftDeleteState
 from vaults.models import AccessRequest, Vault
@@ -41,10 +42,16 @@ def ensure_authorized(*, actor, vault: Vault, operation: str) -> AccessRequest |
     candidates = AccessRequest.objects.filter(
         guard=guard, vault=vault, requester_id=actor.pk, status=AccessRequestStatus.APPROVED, valid_until__gt=now
     ).exclude(approver_id=actor.pk)
-    window = candidates.filter(operation="").first()
+    # An approval counts only while its approver still holds security admin rights on the guard.
+    candidates = [
+        c
+        for c in candidates.select_related("approver")
+        if c.approver and has_permission(c.approver, "approve_access", guard)
+    ]
+    window = next((c for c in candidates if c.operation == ""), None)
     if window is not None:
         return window
-    single = candidates.filter(operation=operation).order_by("valid_until").first()
+    single = min((c for c in candidates if c.operation == operation), key=lambda c: c.valid_until, default=None)
     if single is not None:
         with transaction.atomic():
             used = AccessRequest.objects.filter(pk=single.pk, status=AccessRequestStatus.APPROVED).update(

@@ -558,6 +558,48 @@ def _purge_soon(vault: Vault) -> None:
 
 
 @transaction.atomic
+def instance_change_policy(*, actor, instance: BackupInstance, policy) -> BackupInstance:
+    """Move an instance to another policy of its vault. A weaker policy (keeps less, or backs up less often)
+    is refused by an immutable vault when it keeps less, and needs approved access on a guarded vault."""
+    from policies.enforcement import policy_apply_retention
+    from policies.services import ensure_not_weaker, retention_cuts
+
+    ensure_permission(actor, Action.CHANGE, scope=instance)
+    instance = (
+        BackupInstance.objects.select_for_update().select_related("policy", "vault", "datasource").get(pk=instance.pk)
+    )
+    if policy.vault_id != instance.vault_id or policy.datasource_kind != instance.datasource.kind:
+        raise ValidationError(
+            {"policy": [f"Choose a {instance.datasource.get_kind_display()} policy of vault {instance.vault}."]}
+        )
+    if policy.pk == instance.policy_id:
+        raise ValidationError({"policy": ["The instance already uses this policy."]})
+    old = instance.policy
+    cuts = retention_cuts(old.retention_rules(), policy.retention_rules())
+    ensure_not_weaker(
+        actor=actor,
+        vault=instance.vault,
+        cuts=cuts,
+        old_schedule=old.schedule_obj(),
+        new_schedule=policy.schedule_obj(),
+        operation=ProtectedOperation.MOVE_TO_WEAKER_POLICY,
+    )
+    before = snapshot(instance)
+    instance.policy = policy
+    instance.save(update_fields=["policy"])
+    change_record_write(
+        actor=actor,
+        action="change_policy",
+        obj=instance,
+        before=before,
+        after=snapshot(instance),
+        message=f"{old} → {policy}" + (f"; keeps less: {'; '.join(cuts)}" if cuts else ""),
+    )
+    policy_apply_retention(policy=policy, actor=actor)
+    return instance
+
+
+@transaction.atomic
 def instance_resume_protection(*, actor, instance: BackupInstance) -> BackupInstance:
     """Resume scheduled backups of a stopped instance."""
     ensure_permission(actor, Action.CHANGE, scope=instance)
