@@ -120,6 +120,18 @@ class BackupNowForm(BootstrapMixin, forms.Form):
     )
 
 
+class ChangePolicyForm(BootstrapMixin, forms.Form):
+    """Change policy: another policy of the instance's vault for its datasource type."""
+
+    policy = forms.ModelChoiceField(queryset=BackupPolicy.objects.none(), empty_label=None)
+
+    def __init__(self, *args, instance=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["policy"].queryset = BackupPolicy.objects.filter(
+            vault_id=instance.vault_id, datasource_kind=instance.datasource.kind
+        ).exclude(pk=instance.policy_id)
+
+
 class RestoreForm(BootstrapMixin, forms.Form):
     """One form for every kind; the fields that apply to the instance's kind are shown."""
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("instances/<int:pk>/backup/", views.instance_backup, name="instance_backup"),
     path("instances/<int:pk>/protection/<str:action>/", views.instance_protection, name="instance_protection"),
     path("instances/<int:pk>/restore/", views.instance_restore, name="instance_restore"),
+    path("instances/<int:pk>/change-policy/", views.instance_change_policy, name="instance_change_policy"),
     path("restore/", views.restore_start, name="restore"),
     path("instances/<int:pk>/delete-data/", security_views.instance_delete_data, name="instance_delete_data"),
     path("instances/<int:pk>/undelete/", security_views.instance_undelete, name="instance_undelete"),

@@ -18,9 +18,18 @@ from core.views import ObjectDeleteView, ObjectDetailView, ObjectEditView, Objec
 from monitoring.models import Job
 from monitoring.tables import JobTable
 from vaults import services
+from vaults.choices import ProtectedOperation
 from vaults.filtersets import BackupInstanceFilterSet, EncryptionKeyFilterSet, VaultFilterSet
-from vaults.forms import BackupNowForm, ConfigureBackupForm, EncryptionKeyForm, RestoreForm, VaultForm
+from vaults.forms import (
+    BackupNowForm,
+    ChangePolicyForm,
+    ConfigureBackupForm,
+    EncryptionKeyForm,
+    RestoreForm,
+    VaultForm,
+)
 from vaults.models import BackupInstance, EncryptionKey, Vault
+from vaults.security_views import _domain_message
 from vaults.tables import BackupInstanceTable, EncryptionKeyTable, RecoveryPointTable, VaultTable
 
 # Vaults ------------------------------------------------------------------------------------------
@@ -167,6 +176,7 @@ class InstanceDetailView(ObjectDetailView):
             "jobs_table": JobTable(jobs),
             "can_operate": has_permission(request.user, "operate", obj),
             "backup_form": BackupNowForm(),
+            "policy_form": ChangePolicyForm(instance=obj),
         }
 
 
@@ -237,6 +247,27 @@ def instance_protection(request, pk, action):
             messages.success(request, f"Protection of {instance.datasource} resumed.")
     except DomainError as error:
         messages.error(request, error.message)
+    return HttpResponseRedirect(instance.get_absolute_url())
+
+
+@login_required
+@require_POST
+def instance_change_policy(request, pk):
+    """Move the instance to another policy of its vault; a weaker one may need approved access or be refused."""
+    instance = get_scoped(BackupInstance, request.user, pk, "change")
+    form = ChangePolicyForm(request.POST, instance=instance)
+    if not form.is_valid():
+        messages.error(request, "; ".join(form.errors.get("policy", [])) or "Choose a policy.")
+        return HttpResponseRedirect(instance.get_absolute_url())
+    policy = form.cleaned_data["policy"]
+    try:
+        services.instance_change_policy(actor=request.user, instance=instance, policy=policy)
+    except ValidationError as error:
+        messages.error(request, "; ".join(error.messages))
+    except DomainError as error:
+        _domain_message(request, error, instance.vault, ProtectedOperation.MOVE_TO_WEAKER_POLICY)
+    else:
+        messages.success(request, f"{instance.datasource} is now protected with policy {policy}.")
     return HttpResponseRedirect(instance.get_absolute_url())
 
 

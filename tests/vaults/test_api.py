@@ -140,6 +140,20 @@ def restore_payload(e, where):
     }
 
 
+def longer_policy(e, where):
+    """A files policy in the side's vault that keeps more than the default one (moving to it needs no approval)."""
+    from policies.services import policy_create
+
+    return policy_create(
+        actor=SystemActor("test-setup"),
+        vault=side(e, where)["vault"],
+        name=f"keep-90-{uuid.uuid4().hex[:6]}",
+        datasource_kind="files",
+        schedule={"frequency": "daily", "times": ["02:00"], "timezone": "UTC"},
+        retention={"daily_count": 90},
+    )
+
+
 APIS: dict[str, Row] = {
     "api:vaults:api-root": Row(expect={"GET": A_LIST}),
     "api:vaults:vault-list": Row(
@@ -175,6 +189,9 @@ APIS: dict[str, Row] = {
     "api:vaults:backupinstance-backup": Row(target="backupinstance", expect={"POST": answers(A_CHANGE, 201)}),
     "api:vaults:backupinstance-restore": Row(
         target="backupinstance", expect={"POST": answers(A_CHANGE, 201)}, payload=restore_payload
+    ),
+    "api:vaults:backupinstance-change-policy": Row(
+        target="backupinstance", expect={"POST": A_CHANGE}, payload=lambda e, w: {"policy": longer_policy(e, w).pk}
     ),
     "api:vaults:backupinstance-stop-protection": Row(target="backupinstance", expect={"POST": A_CHANGE}),
     "api:vaults:backupinstance-resume-protection": Row(target="stoppedinstance", expect={"POST": A_CHANGE}),

@@ -225,6 +225,12 @@ class BackupRequestSerializer(serializers.Serializer):
     )
 
 
+class ChangePolicyRequestSerializer(serializers.Serializer):
+    policy = ScopedRelatedField(
+        BackupPolicy, action="view", help_text="Another policy of the instance's vault for its datasource type."
+    )
+
+
 class RestoreRequestSerializer(serializers.Serializer):
     recovery_point = ScopedRelatedField(RecoveryPoint, action="view")
     target = serializers.JSONField(

@@ -17,6 +17,10 @@ from vaults.filtersets import BackupInstanceFilterSet, EncryptionKeyFilterSet, R
 from vaults.models import BackupInstance, EncryptionKey, RecoveryPoint, StorageLocation, Vault
 
 CONFLICT = OpenApiResponse(description="Refused by a rule of the product: {code, detail}.")
+MUA_REQUIRED = OpenApiResponse(
+    description="`mua_required`: the vault's Resource Guard protects this operation and the caller holds no "
+    "approved, unexpired access request for it; or the caller lacks the role."
+)
 
 
 def _count(model, field: str, **filters):
@@ -158,6 +162,22 @@ class BackupInstanceViewSet(ScopedViewSet):
             target=body.validated_data["target"],
         )
         return self._job_response(job)
+
+    @extend_schema(
+        request=serializers.ChangePolicyRequestSerializer,
+        responses={200: serializers.BackupInstanceSerializer, 403: MUA_REQUIRED, 409: CONFLICT},
+    )
+    @action(detail=True, methods=["post"], url_path="change-policy")
+    def change_policy(self, request, pk=None):
+        """Move the instance to another policy of its vault. A weaker policy (keeps less, or backs up less often)
+        needs an approved access request for `move_to_weaker_policy` on a guarded vault (403 `mua_required`);
+        an immutable vault refuses one that keeps less (409 `vault_immutable`)."""
+        instance = self.get_object()
+        body = serializers.ChangePolicyRequestSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        return self._instance_response(
+            services.instance_change_policy(actor=request.user, instance=instance, policy=body.validated_data["policy"])
+        )
 
     @extend_schema(request=None, responses={200: serializers.BackupInstanceSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"], url_path="stop-protection")
