@@ -1,5 +1,6 @@
 """The multi-user authorization matrix: every protected operation × every entry point (service, page, API, admin) ×
-the state of the actor's access request. An operation on a guarded vault is allowed only with an approved, unexpired,
+the state of the actor's access request. Weakening a policy (shortening retention, moving an instance to a weaker
+policy) is in the matrix too. An operation on a guarded vault is allowed only with an approved, unexpired,
 unused request for that operation (or a time window) on that vault, approved by someone else; the admin never
 performs it at all.
 
@@ -16,6 +17,8 @@ import pytest
 from core.models import ChangeRecord
 from monitoring.choices import Operation
 from monitoring.models import Job
+from policies.models import BackupPolicy
+from policies.services import policy_update
 from tests.vaults.security_world import (
     STATES,
     Guarded,
@@ -48,6 +51,33 @@ def vault_form(vault: Vault, **changes) -> dict:
 
 def fresh(model, obj):
     return model.objects.get(pk=obj.pk)
+
+
+def policy_form(user, policy, **changes) -> dict:
+    """The policy editor as the page posts it for `policy`, with `changes` applied."""
+    from policies.forms import PolicyForm
+
+    form = PolicyForm(user=user, instance=policy)
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data.update(changes)
+    return data
+
+
+SHORTER = {"daily_count": 7}  # the vault's default policy keeps 30 daily points
+
+
+def _weaker_policy(estate, world, extra):
+    """A second files policy in the world's vault that keeps 7 days instead of 30."""
+    from policies.services import policy_create
+
+    extra["weaker"] = policy_create(
+        actor=estate.alice,
+        vault=world.vault,
+        name="keep-a-week",
+        datasource_kind="files",
+        schedule={"frequency": "daily", "times": ["02:00"], "timezone": "UTC"},
+        retention=SHORTER,
+    )
 
 
 @dataclass
@@ -163,6 +193,30 @@ OPS: dict[str, Op] = {
         admin=None,  # the admin has no restore
         done=lambda w, x: Job.objects.filter(instance=w.instance, operation=Operation.RESTORE).exists(),
     ),
+    "reduce_retention": Op(
+        service=lambda e, w, x: policy_update(actor=e.alice, policy=w.instance.policy, retention=SHORTER),
+        page=lambda c, w, x: c.post(
+            f"/policies/{w.instance.policy_id}/edit/",
+            policy_form(x["alice"], w.instance.policy, daily_count="7"),
+        ),
+        api=lambda a, w, x: a.patch(
+            f"/api/policies/backup-policies/{w.instance.policy_id}/", {"retention": SHORTER}, format="json"
+        ),
+        admin=None,  # policies are not in the admin
+        done=lambda w, x: fresh(BackupPolicy, w.instance.policy).retention["daily_count"] == 7,
+    ),
+    "move_to_weaker_policy": Op(
+        prepare=_weaker_policy,
+        service=lambda e, w, x: services.instance_change_policy(actor=e.alice, instance=w.instance, policy=x["weaker"]),
+        page=lambda c, w, x: c.post(f"/vaults/instances/{w.instance.pk}/change-policy/", {"policy": x["weaker"].pk}),
+        api=lambda a, w, x: a.post(
+            f"/api/vaults/backup-instances/{w.instance.pk}/change-policy/", {"policy": x["weaker"].pk}, format="json"
+        ),
+        admin=lambda c, w, x: c.post(
+            f"/admin/vaults/backupinstance/{w.instance.pk}/change/", {"policy": x["weaker"].pk}
+        ),
+        done=lambda w, x: fresh(BackupInstance, w.instance).policy_id == x["weaker"].pk,
+    ),
 }
 
 ENTRY_POINTS = ["service", "page", "api"]
@@ -229,7 +283,7 @@ def test_a_protected_operation_runs_only_with_an_approved_unexpired_unused_reque
     outcomes, expected = {}, {}
     for state, allowed in STATES.items():
         world = guarded_vault(estate, guard, **op.vault_fields)
-        extra = {"restore_root": restore_root}
+        extra = {"restore_root": restore_root, "alice": estate.alice}
         op.prepare(estate, world, extra)
         request = put_request_in_state(estate, world, operation, state)
         ran = attempt(entry, op, estate, world, extra, client_for, api_for)
@@ -254,7 +308,7 @@ def test_the_admin_never_runs_a_protected_operation_whatever_the_request(
     THEN the admin answers 403, nothing changes, and the approved request stays unused."""
     op = OPS[operation]
     world = guarded_vault(estate, guard, **op.vault_fields)
-    extra = {"restore_root": restore_root}
+    extra = {"restore_root": restore_root, "alice": estate.alice}
     op.prepare(estate, world, extra)
     request = put_request_in_state(estate, world, operation, state, requester=estate.admin)
     before = ChangeRecord.objects.count()
