@@ -18,6 +18,7 @@ class Operation(models.TextChoices):
     RETENTION = "retention", "Retention"
     ROTATE_KEY = "rotate_key", "Rotate key"
     DISCOVERY = "discovery", "Discovery"
+    EXPORT_REPORT = "export_report", "Export report"
 
 
 class JobStatus(models.TextChoices):

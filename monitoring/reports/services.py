@@ -17,14 +17,14 @@ from django.utils import timezone
 from core.permissions import ensure_permission
 from core.roles import Action
 from core.services import change_record_write, snapshot
-from monitoring.choices import JobStatus
+from monitoring.choices import JobStatus, Operation
 from monitoring.models import Job
 from monitoring.reports import exporters, queries
 from monitoring.reports.choices import CONTENT_TYPES, Format, Frequency, Tab
 from monitoring.reports.models import ReportExport, ScheduledReport
 from monitoring.services import job_claim, job_create, job_finish
 
-EXPORT_OPERATION = "export_report"
+EXPORT_OPERATION = Operation.EXPORT_REPORT
 
 
 def export_dir() -> Path:
