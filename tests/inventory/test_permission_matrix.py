@@ -1,12 +1,14 @@
-"""Invariant 1 as a table: every page of the inventory, the activity log and the console shell, and every API
-endpoint under /api/inventory/ and /api/core/, for every persona. A route added to the URLconf without a row here
-fails `test_every_route_has_a_row_in_the_matrix`."""
+"""Invariant 1 as a table: every page of the inventory, the backup policies, the activity log and the console shell,
+and every API endpoint under /api/inventory/ and /api/core/, for every persona. A route added to the URLconf without
+a row here fails `test_every_route_has_a_row_in_the_matrix`. /metrics is for Prometheus, not for signed-in users: it
+is exempt from the session matrix and has its own test below."""
 
 import pytest
 from django.urls import reverse
 
 from backupcenter.views import COMING
 from core.models import ChangeRecord
+from core.permissions import SystemActor
 from tests.factories import real_folder
 from tests.matrix import DONE, LOGIN, PERSONAS, REFUSED, Row, check_api, check_page, named_routes
 
@@ -137,6 +139,82 @@ PAGES: dict[str, Row] = {
         target="roleassignment", expect={"GET": ADMIN_SCOPED, "POST": done(ADMIN_SCOPED)}
     ),
 }
+
+# Backup policies ---------------------------------------------------------------------------------------------------
+DAILY = {"frequency": "daily", "times": ["02:00"], "timezone": "UTC"}
+POLICY_RULES = {
+    "datasource_kind": "files",
+    "frequency": "daily",
+    "timezone": "UTC",
+    "times": "02:00",
+    "interval_hours": "4",
+    "window_start": "08:00",
+    "window_hours": "12",
+    "instant_restore_days": "2",
+    "daily_count": "30",
+    "weekly_count": "0",
+    "monthly_count": "0",
+    "monthly_basis": "day",
+    "yearly_count": "0",
+    "yearly_basis": "day",
+    "tiering_mode": "do_not_tier",
+}
+
+
+def add_policies(estate) -> None:
+    """A vault (row only) with a files policy on each side: rg-prod inside, rg-fab outside."""
+    from policies.services import policy_create
+    from tests.vaults.test_api import make_vault
+
+    if "policy" in estate.inside:
+        return
+    for where, group in (("inside", estate.rg_prod), ("outside", estate.rg_fab)):
+        vault = make_vault(group, estate.west, f"vault-policies-{where}")
+        policy = policy_create(
+            actor=SystemActor("test-setup"),
+            vault=vault,
+            name=f"nightly-{where}",
+            datasource_kind="files",
+            schedule=DAILY,
+            retention={"daily_count": 30},
+        )
+        getattr(estate, where).update(vault=vault, policy=policy)
+
+
+def policy_add_payload(e, where):
+    return {**POLICY_RULES, "vault": (e.outside if where == "outside" else e.inside)["vault"].pk, "name": "new"}
+
+
+def policy_edit_payload(e, policy):
+    """The editor as the page posts it: the policy's own values with a longer retention (no approval needed)."""
+    from policies.forms import PolicyForm
+
+    form = PolicyForm(user=e.admin, instance=policy)
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    return {**data, "daily_count": "60"}
+
+
+PREVIEW = {"anon": LOGIN, "charlie": 200, "bob": 200, "alice": 200, "admin": 200}
+POST_ONLY = {"anon": LOGIN, "charlie": 405, "bob": 405, "alice": 405, "admin": 405}
+POLICY_PAGES: dict[str, Row] = {
+    "policies:policy_list": Row(expect={"GET": VISIBLE}, marker=link("policy")),
+    # GET is the "+ Policy" chooser (datasource type, then vault); the vault list is scoped by the change role.
+    "policies:policy_add": Row(expect={"GET": VISIBLE, "POST": CREATE}, payload=policy_add_payload),
+    "policies:policy_detail": Row(target="policy", expect={"GET": SCOPED}),
+    "policies:policy_edit": Row(
+        target="policy", expect={"GET": CHANGE, "POST": done(CHANGE)}, payload=policy_edit_payload
+    ),
+    "policies:policy_delete": Row(target="policy", expect={"GET": CHANGE, "POST": done(CHANGE)}),
+    # The live previews compute from the posted form only; they read and write nothing of anyone's.
+    "policies:preview_schedule": Row(expect={"GET": POST_ONLY, "POST": PREVIEW}, payload=lambda e, w: POLICY_RULES),
+    "policies:preview_retention": Row(expect={"GET": POST_ONLY, "POST": PREVIEW}, payload=lambda e, w: POLICY_RULES),
+    # Auto-protection of a connector: shown to whoever sees the connector, set or cleared with the change role.
+    "policies:auto_protection": Row(
+        target="connector", expect={"GET": SCOPED, "POST": done(CHANGE)}, payload=lambda e, t: {"clear": "1"}
+    ),
+}
+PAGES.update(POLICY_PAGES)
+
 # Routes with a word in the path: one row per word the product knows.
 PARAMETRISED_PAGES = {
     "coming_soon": [Row(kwargs={"feature": f}, expect={"GET": VISIBLE}) for f in COMING],
@@ -151,6 +229,7 @@ EXEMPT = {
     "logout": "sign-out, POST only",
     "schema": "OpenAPI schema, covered in test_api",
     "api-docs": "API docs, covered in test_api",
+    "prometheus_metrics": "Prometheus scrape endpoint: a bearer token, not a session, decides; see test_metrics_*",
 }
 
 # API ---------------------------------------------------------------------------------------------------------------
@@ -269,7 +348,7 @@ API_MODEL_NAME = {"resourcegroup": "resourcegroup", "roleassignment": "roleassig
 
 
 def test_every_route_has_a_row_in_the_matrix():
-    routes = named_routes({"inventory", "core", "api:inventory", "api:core"})
+    routes = named_routes({"inventory", "core", "policies", "api:inventory", "api:core"})
     covered = set(PAGES) | set(PARAMETRISED_PAGES) | set(APIS) | set(EXEMPT)
     missing = routes - covered
     assert not missing, f"add these routes to the permission matrix: {sorted(missing)}"
@@ -296,6 +375,8 @@ def _cells(table: dict[str, Row | list[Row]]):
 
 def _target(estate, row: Row, persona: str):
     where = "outside" if persona == "alice_out" else "inside"
+    if row.target == "policy":
+        add_policies(estate)
     if row.target == "changerecord":
         return record_of(estate, where)
     return getattr(estate, where)[row.target]
@@ -315,6 +396,8 @@ def _row(table, name, index) -> Row:
 @pytest.mark.parametrize(("name", "index", "method", "persona"), list(_cells({**PAGES, **PARAMETRISED_PAGES})))
 def test_pages_answer_each_persona_as_the_matrix_says(estate, client_for, name, index, method, persona):
     row = _row({**PAGES, **PARAMETRISED_PAGES}, name, index)
+    if name.startswith("policies:"):
+        add_policies(estate)
     user = "alice" if persona == "alice_out" else persona
     where = "outside" if persona == "alice_out" else "inside"
     target = _target(estate, row, persona) if row.target else None
@@ -358,3 +441,66 @@ def test_api_endpoints_answer_each_persona_as_the_matrix_says(estate, api_for, n
         content = response.content.decode().replace(" ", "")
         assert (row.marker(estate, "inside") in content) == (persona in ("bob", "alice", "admin")), "inside object"
         assert (row.marker(estate, "outside") in content) == (persona == "admin"), "fabrikam object"
+
+
+# /metrics -------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("persona", ["anon", "charlie", "bob", "alice", "admin"])
+def test_metrics_without_a_token_are_refused_whoever_is_signed_in(estate, client_for, settings, persona):
+    """GIVEN /metrics with a bearer token configured
+    WHEN each persona, signed in or not, asks for it without a token or with a wrong one
+    THEN the answer is 401 with a Bearer challenge: a session opens nothing here."""
+    settings.METRICS_BEARER_TOKEN = "scrape-token-7d1f"
+    client = client_for(persona)
+    for headers in ({}, {"HTTP_AUTHORIZATION": "Bearer wrong"}, {"HTTP_AUTHORIZATION": "Token scrape-token-7d1f"}):
+        response = client.get(reverse("prometheus_metrics"), **headers)
+        assert response.status_code == 401, headers
+        assert response["WWW-Authenticate"].startswith("Bearer")
+        assert b"backupcenter_" not in response.content
+
+
+def test_metrics_do_not_exist_while_no_token_is_configured(estate, client_for, settings):
+    """GIVEN no METRICS_BEARER_TOKEN WHEN the administrator or anyone asks for /metrics, with any token THEN 404."""
+    settings.METRICS_BEARER_TOKEN = ""
+    for persona in ("anon", "admin"):
+        client = client_for(persona)
+        assert client.get(reverse("prometheus_metrics")).status_code == 404
+        assert client.get(reverse("prometheus_metrics"), HTTP_AUTHORIZATION="Bearer ").status_code == 404
+
+
+def test_metrics_with_the_token_answer_figures_and_no_secrets(estate, client, settings):
+    """GIVEN a vault with a protected instance and a recovery point, an action group with a webhook secret, and the
+    token configured
+    WHEN Prometheus scrapes /metrics with the token and no session
+    THEN it gets 200 in the exposition format with the product's figures, and neither the token, the repository
+    password (sealed or clear) nor the webhook secret is in the body."""
+    from core import secrets
+    from monitoring.notifications import action_group_create
+    from tests.vaults.security_world import make_protected, make_vault_row
+    from vaults.models import StorageLocation
+
+    settings.METRICS_BEARER_TOKEN = "scrape-token-7d1f"
+    vault = make_vault_row(estate, name="vault-metrics")
+    make_protected(estate, vault)
+    action_group_create(
+        actor=SystemActor("test-setup"),
+        subscription=estate.prod,
+        name="hook",
+        webhook_url="https://hooks.example.com/backup",
+        webhook_secret="webhook-secret-4c2a",
+    )
+    response = client.get(reverse("prometheus_metrics"), HTTP_AUTHORIZATION="Bearer scrape-token-7d1f")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    body = response.content.decode()
+    assert 'backupcenter_protected_bytes{tier="standard",vault="vault-metrics"} 100.0' in body
+    assert "backupcenter_last_successful_backup_age_seconds{" in body
+    storage = StorageLocation.objects.get(vault=vault)
+    for secret in (
+        "scrape-token-7d1f",
+        "webhook-secret-4c2a",
+        storage.sealed_password,
+        secrets.unseal(storage.sealed_password),
+    ):
+        assert secret not in body
