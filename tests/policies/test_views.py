@@ -133,3 +133,29 @@ def test_deleting_a_policy_in_use_is_refused_and_names_the_instances(alice_clien
 def test_a_reader_cannot_open_the_editor_of_a_policy(client_for, make_policy):
     policy = make_policy()
     assert client_for("bob").get(reverse("policies:policy_edit", args=[policy.pk])).status_code == 403
+
+
+def test_the_policy_list_runs_a_fixed_number_of_queries_whatever_its_length(
+    alice_client, make_policy, protect, django_assert_max_num_queries
+):
+    """GIVEN 2 policies (one protecting an instance), then 27 more
+    WHEN alice opens the policy list each time
+    THEN both pages run the same number of queries, within the budget."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    protect(make_policy(name="first"))
+    make_policy(name="second")
+    counts = []
+    for more in (0, 27):
+        for n in range(more):
+            make_policy(name=f"more-{n:02d}")
+        with CaptureQueriesContext(connection) as queries:
+            page = alice_client.get(reverse("policies:policy_list"))
+        assert page.status_code == 200
+        counts.append(len(queries))
+    assert b"more-20" in page.content  # a full first page of 25 rows
+    assert counts[0] == counts[1], f"queries grow with the list: {counts}"
+    # session, user, grants, the count, the page of rows, and the filter form's four choice lists (each read twice)
+    with django_assert_max_num_queries(13):
+        alice_client.get(reverse("policies:policy_list"))
