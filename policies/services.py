@@ -200,15 +200,21 @@ def retention_cuts(old: RetentionRules, new: RetentionRules) -> list[str]:
     return cuts
 
 
+def runs_per_week(schedule) -> int:
+    """Scheduled runs in a week: weekly schedules run only on their weekdays, so dropping a weekday (or going from
+    daily to weekly on some days) backs up less often even when the runs per day stay the same."""
+    from policies.schedule import runs_per_day
+
+    days = len(set(schedule.weekdays)) if schedule.frequency == "weekly" else 7
+    return runs_per_day(schedule) * days
+
+
 def ensure_not_weaker(*, actor, vault, cuts: list[str], old_schedule, new_schedule, operation: str) -> None:
     """The rule for weakening protection, in one place: shortening retention is refused by an immutable vault,
     and shortening retention or backing up less often needs multi-user authorization on a guarded vault."""
-    from policies.schedule import runs_per_day
     from vaults.security import ensure_authorized, ensure_mutable
 
-    less_often = runs_per_day(new_schedule) < runs_per_day(old_schedule) or (
-        new_schedule.frequency == "weekly" and old_schedule.frequency != "weekly"
-    )
+    less_often = runs_per_week(new_schedule) < runs_per_week(old_schedule)
     if cuts:
         ensure_mutable(vault, "shortening retention (" + "; ".join(cuts) + ")")
     if cuts or less_often:

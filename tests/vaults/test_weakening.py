@@ -322,3 +322,32 @@ def test_a_policy_of_another_vault_is_refused_by_page_and_api(estate, client_for
     )
     assert "Select a valid choice" in page.content.decode()
     assert fresh(BackupInstance, instance).policy_id == instance.policy_id
+
+
+WEEKLY_MWF = {"frequency": "weekly", "times": ["02:00"], "weekdays": [0, 2, 4], "timezone": "UTC"}
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "needs_approval"),
+    [
+        pytest.param(WEEKLY_MWF, {**WEEKLY_MWF, "weekdays": [0]}, True, id="weekly-3-days-to-1"),
+        pytest.param(ONCE_A_DAY, WEEKLY_MWF, True, id="daily-to-weekly-3-days"),
+        pytest.param(ONCE_A_DAY, {**WEEKLY_MWF, "weekdays": list(range(7))}, False, id="daily-to-weekly-every-day"),
+        pytest.param(WEEKLY_MWF, ONCE_A_DAY, False, id="weekly-to-daily"),
+    ],
+)
+def test_backing_up_on_fewer_days_of_the_week_needs_approval(before, after, needs_approval, estate, guard):
+    """GIVEN a guarded vault whose policy backs up on the `before` schedule, keeping 30 days
+    WHEN alice changes it to the `after` schedule without an access request
+    THEN fewer runs per week (fewer weekdays, or weekly on some days instead of daily) is refused with
+    mua_required; as many or more runs per week goes through."""
+    world = guarded_vault(estate, guard)
+    policy = world.instance.policy
+    policy_update(actor=SystemActor("test-setup"), policy=policy, schedule=before)
+    if needs_approval:
+        with pytest.raises(AuthorizationRequired):
+            policy_update(actor=estate.alice, policy=policy, schedule=after)
+        assert fresh(BackupPolicy, policy).schedule["frequency"] == before["frequency"]
+    else:
+        policy_update(actor=estate.alice, policy=policy, schedule=after)
+        assert fresh(BackupPolicy, policy).schedule["frequency"] == after["frequency"]
