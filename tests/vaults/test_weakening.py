@@ -351,3 +351,21 @@ def test_backing_up_on_fewer_days_of_the_week_needs_approval(before, after, need
     else:
         policy_update(actor=estate.alice, policy=policy, schedule=after)
         assert fresh(BackupPolicy, policy).schedule["frequency"] == after["frequency"]
+
+
+def test_moving_an_instance_to_a_policy_that_keeps_less_raises_a_sev0_security_alert(estate):
+    """GIVEN an unguarded, mutable vault with an instance under the 30-day default policy and a 7-day policy beside it
+    WHEN alice moves the instance to the 7-day policy, then back
+    THEN the first move raises the Sev0 alert "Modify protection with shorter retention" on that instance, naming the
+    cut; moving back to the longer policy raises nothing more."""
+    vault = make_vault_row(estate)
+    instance, _ = make_protected(estate, vault)
+    default = instance.policy
+    weaker = second_policy(estate, vault, "keep-a-week", ONCE_A_DAY, SHORTER)
+    services.instance_change_policy(actor=estate.alice, instance=instance, policy=weaker)
+    alert = Alert.objects.get(vault=vault, rule_key="security.protection_retention_shortened")
+    assert alert.severity == Severity.SEV0 and alert.instance_id == instance.pk
+    assert "daily 30 → 7" in alert.description
+    services.instance_change_policy(actor=estate.alice, instance=instance, policy=default)
+    assert Alert.objects.filter(vault=vault, category=AlertCategory.SECURITY).count() == 1
+    assert alert.__class__.objects.get(pk=alert.pk).occurrences == 1

@@ -211,7 +211,8 @@ def instance_stop_protection(*, actor, instance: BackupInstance, delete_data: bo
 @transaction.atomic
 def instance_change_policy(*, actor, instance: BackupInstance, policy) -> BackupInstance:
     """Move an instance to another policy of its vault. A weaker policy (keeps less, or backs up less often)
-    is refused by an immutable vault when it keeps less, and needs approved access on a guarded vault."""
+    is refused by an immutable vault when it keeps less, and needs approved access on a guarded vault; a move
+    that keeps less raises the Sev0 security alert "protection_retention_shortened"."""
     from policies.enforcement import policy_apply_retention
     from policies.services import ensure_not_weaker, retention_cuts
 
@@ -246,6 +247,17 @@ def instance_change_policy(*, actor, instance: BackupInstance, policy) -> Backup
         after=snapshot(instance),
         message=f"{old} → {policy}" + (f"; keeps less: {'; '.join(cuts)}" if cuts else ""),
     )
+    if cuts:
+        from monitoring.events import security_event
+
+        security_event(
+            kind="protection_retention_shortened",
+            vault=instance.vault,
+            resource=instance,
+            message=f"{instance.datasource} was moved by {actor} from policy {old} to {policy}, which keeps less: "
+            + "; ".join(cuts)
+            + ".",
+        )
     policy_apply_retention(policy=policy, actor=actor)
     return instance
 
