@@ -2,6 +2,7 @@
 `to_html(full_html=False, include_plotlyjs=False)`; plotly.js itself is a local static file."""
 
 from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
 
 import plotly.graph_objects as go
 
@@ -22,19 +23,27 @@ LAYOUT = {
 }
 
 
-def backup_health_figure(rows) -> go.Figure:
-    """Stacked daily bars of backup health events by status; rows = [(day, health status, count)]."""
+def backup_health_figure(rows, *, end: date | None = None, days: int = 14) -> go.Figure:
+    """Stacked daily bars of backup health events by status over the `days` days ending `end` (today, UTC);
+    rows = [(day, health status, count)]. Every day gets a bar slot, so one busy day does not stretch the axis."""
+    end = end or datetime.now(UTC).date()
+    calendar = [end - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
     by_status: dict[str, dict] = defaultdict(dict)
     for day, status, count in rows:
-        by_status[status][day] = count
+        key = day.date() if isinstance(day, datetime) else day
+        by_status[status][key] = by_status[status].get(key, 0) + count
     figure = go.Figure()
+    labels = [d.strftime("%b %d") for d in calendar]
     for status in HealthStatus:
         points = by_status.get(status.value)
         if not points:
             continue
-        days = sorted(points)
-        figure.add_bar(x=days, y=[points[d] for d in days], name=status.label, marker_color=STATUS_COLOURS[status])
-    figure.update_layout(barmode="stack", title="Backup health, last 14 days", yaxis_title="Backups", **LAYOUT)
+        figure.add_bar(
+            x=labels, y=[points.get(d, 0) for d in calendar], name=status.label, marker_color=STATUS_COLOURS[status]
+        )
+    figure.update_layout(barmode="stack", title=f"Backup health, last {days} days", yaxis_title="Backups", **LAYOUT)
+    figure.update_xaxes(type="category", categoryorder="array", categoryarray=labels)
+    figure.update_yaxes(rangemode="tozero", tickformat=",d")
     return figure
 
 
