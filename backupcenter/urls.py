@@ -23,7 +23,6 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("action-center/<str:action>/", views.action_center, name="action_center"),
     path("metrics", metrics_view, name="prometheus_metrics"),
-    path("coming/<slug:feature>/", views.coming_soon, name="coming_soon"),
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("inventory/", include("inventory.urls")),

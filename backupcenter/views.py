@@ -1,4 +1,4 @@
-"""The Backup Center shell: Overview, the action center and honest placeholders for features to come."""
+"""The Backup Center shell: Overview and the action center."""
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
@@ -8,14 +8,6 @@ from django.shortcuts import redirect, render
 from inventory.choices import DatasourceKind
 from inventory.models import Datasource
 from inventory.selectors import protectable_datasources
-
-# Features whose pages are not built yet, with the work item that brings them.
-COMING = {
-    "governance": ("Governance", "governance, compliance and reports"),
-    "compliance": ("Compliance", "governance, compliance and reports"),
-    "reports": ("Reports", "governance, compliance and reports"),
-}
-
 
 SCOPE_KEYS_OVERVIEW = ("tenant", "subscription", "resource_group", "location", "datasource_kind")
 
@@ -99,9 +91,7 @@ def overview(request):
 
 @login_required
 def action_center(request, action: str):
-    """The + actions on Overview: each opens its wizard, or says plainly which work brings it."""
-    from django.urls import NoReverseMatch, reverse
-
+    """The + actions on Overview: each opens its wizard."""
     targets = {
         "backup": "vaults:instance_add",
         "restore": "vaults:restore",
@@ -110,15 +100,4 @@ def action_center(request, action: str):
     }
     if action not in targets:
         raise Http404
-    try:
-        return redirect(reverse(targets[action]))
-    except NoReverseMatch:
-        return redirect("coming_soon", feature=action)
-
-
-@login_required
-def coming_soon(request, feature: str):
-    if feature not in COMING:
-        raise Http404
-    title, work = COMING[feature]
-    return render(request, "backupcenter/coming_soon.html", {"title": title, "work": work})
+    return redirect(targets[action])

@@ -6,7 +6,6 @@ is exempt from the session matrix and has its own test below."""
 import pytest
 from django.urls import reverse
 
-from backupcenter.views import COMING
 from core.models import ChangeRecord
 from core.permissions import SystemActor
 from tests.factories import real_folder
@@ -217,7 +216,6 @@ PAGES.update(POLICY_PAGES)
 
 # Routes with a word in the path: one row per word the product knows.
 PARAMETRISED_PAGES = {
-    "coming_soon": [Row(kwargs={"feature": f}, expect={"GET": VISIBLE}) for f in COMING],
     "action_center": [
         Row(kwargs={"action": a}, expect={"GET": {**done(VISIBLE), "anon": LOGIN}})
         for a in ("backup", "restore", "policy", "vault")
@@ -354,10 +352,6 @@ def test_every_route_has_a_row_in_the_matrix():
     assert not missing, f"add these routes to the permission matrix: {sorted(missing)}"
     stale = (set(PAGES) | set(APIS)) - routes
     assert not stale, f"the matrix names routes that no longer exist: {sorted(stale)}"
-
-
-def test_every_coming_soon_feature_and_action_has_a_row():
-    assert {row.kwargs["feature"] for row in PARAMETRISED_PAGES["coming_soon"]} == set(COMING)
 
 
 # The matrix ----------------------------------------------------------------------------------------------------------
