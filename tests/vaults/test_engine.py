@@ -130,6 +130,8 @@ def test_init_creates_a_repository_and_refuses_a_second_one(tmp_path: Path) -> N
 
 
 def _restic_children() -> list[int]:
+    """restic processes whose parent is this test process (other children, such as a browser driver started by
+    the browser tests of the same session, are not restic's business)."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -138,9 +140,16 @@ def _restic_children() -> list[int]:
             fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == os.getpid():
+        if int(fields[1]) == os.getpid() and _command_name(entry) == "restic":
             pids.append(int(entry))
     return pids
+
+
+def _command_name(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def test_it_refuses_restic_older_than_0_17(tmp_path: Path) -> None:
