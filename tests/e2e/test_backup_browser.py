@@ -28,8 +28,9 @@ def real_worker(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     celery_app.conf.update(task_always_eager=False, broker_url=broker)
     _drop_producer_pool()
-    with start_worker(celery_app, pool="solo", queues=["default", "host.local"], perform_ping_check=False,
-                      shutdown_timeout=30):
+    with start_worker(
+        celery_app, pool="solo", queues=["default", "host.local"], perform_ping_check=False, shutdown_timeout=30
+    ):
         yield
     celery_app.conf.update(task_always_eager=previous["task_always_eager"], broker_url=previous["broker_url"])
     _drop_producer_pool()
