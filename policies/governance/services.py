@@ -249,8 +249,8 @@ def evaluation_request(*, assignment_ids: list[int] | None = None, countdown: in
 
 
 def assignment_evaluate(*, actor, assignment: PolicyAssignment) -> None:
-    """On-demand evaluation ("trigger a scan") of one assignment."""
-    ensure_permission(actor, Action.VIEW, scope=assignment)
+    """On-demand evaluation ("trigger a scan") of one assignment: an operation, like discovery (operator and up)."""
+    ensure_permission(actor, Action.OPERATE, scope=assignment)
     change_record_write(actor=actor, action="evaluate", obj=assignment, message="Compliance scan requested.")
     evaluation_request(assignment_ids=[assignment.pk])
 

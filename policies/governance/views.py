@@ -133,6 +133,7 @@ def assignment_detail(request, pk):
         "definition": assignment.definition,
         "counts": [(ComplianceState(s), counts.get(s, 0)) for s in ComplianceState.values],
         "can_manage": has_permission(request.user, "manage_access", assignment),
+        "can_evaluate": has_permission(request.user, "operate", assignment),
         "can_remediate": assignment.effect == Effect.DEPLOY_IF_NOT_EXISTS
         and has_permission(request.user, "change", assignment),
         "remediations": remediations,
@@ -172,6 +173,8 @@ def assignment_remediate_view(request, pk):
 @login_required
 def assignment_delete_view(request, pk):
     assignment = _assignment(request.user, pk)
+    if not has_permission(request.user, "manage_access", assignment):
+        raise PermissionDenied("Only owners of the assignment's scope can remove it.")
     if request.method == "POST":
         assignment_delete(actor=request.user, assignment=assignment)
         messages.success(request, f"Removed assignment {assignment}.")
