@@ -15,6 +15,7 @@ PERSONAS = ("anon", "charlie", "bob", "alice", "alice_out", "admin")
 LOGIN = "login"  # a page redirects to the sign-in page
 DONE = "done"  # the gate let the request through: a redirect (page) or the given 2xx/409 (API)
 REFUSED = "refused"  # a write that changed nothing: form re-shown with errors (200), 400, 403 or 404
+BOUNCED = "bounced"  # a page write refused with a message: a redirect (not to sign-in) that changed nothing
 
 
 @dataclass
@@ -66,6 +67,9 @@ def check_page(response, expected, changes_before: int, changes_after: int) -> N
         assert status == 302 and not is_login_redirect(response), where
     elif expected == REFUSED:
         assert status in (200, 403, 404), where
+        assert changes_after == changes_before, "a refused write must not write to the change log"
+    elif expected == BOUNCED:
+        assert status == 302 and not is_login_redirect(response), where
         assert changes_after == changes_before, "a refused write must not write to the change log"
     else:
         assert status == expected, where
