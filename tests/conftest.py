@@ -206,3 +206,23 @@ def api_for(estate):
 
 
 __all__ = ["PASSWORD", "Estate", "build_estate"]
+
+
+@pytest.fixture
+def isolated_keyring(settings, tmp_path):
+    """A keyring of this test only: key ids restart with the database, and `cmk-1-v1` of an earlier test (perhaps
+    disabled) must not stand in for this test's key 1."""
+    settings.BACKUPCENTER_KEYRING = tmp_path / "keyring.json"
+    return settings.BACKUPCENTER_KEYRING
+
+
+@pytest.fixture
+def api_estate(isolated_keyring, estate, settings, tmp_path):
+    """The fixed cast plus vaults on both sides; restores may write only below tmp_path/restores."""
+    root = tmp_path / "restores"
+    root.mkdir()
+    settings.BACKUPCENTER_RESTORE_ROOTS = [str(root)]
+    from tests.vaults.api_world import add_vaults
+
+    add_vaults(estate, root)
+    return estate

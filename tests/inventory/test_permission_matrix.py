@@ -163,7 +163,7 @@ POLICY_RULES = {
 def add_policies(estate) -> None:
     """A vault (row only) with a files policy on each side: rg-prod inside, rg-fab outside."""
     from policies.services import policy_create
-    from tests.vaults.test_api import make_vault
+    from tests.vaults.api_world import make_vault
 
     if "policy" in estate.inside:
         return

@@ -19,16 +19,14 @@ from monitoring.rules import TEMPLATES, metric_rule_create
 from monitoring.services import job_finish
 from tests.matrix import REFUSED, Row, named_routes
 from tests.monitoring.test_rules import event
-from tests.vaults.test_api import (  # noqa: F401 - fixtures
+from tests.vaults.api_world import (
     A_CHANGE,
     A_CREATE,
     A_DETAIL,
     A_LIST,
     answers,
-    api_estate,
     detail_marker,
     grow,
-    isolated_keyring,
     matrix_cells,
     run_cell,
     side,

@@ -16,7 +16,7 @@ from monitoring.notifications import processing_rule_create
 from monitoring.rules import TEMPLATES
 from tests.matrix import BOUNCED, DONE, LOGIN, REFUSED, Row, check_page, named_routes
 from tests.monitoring.test_api import monitoring_estate, subscription  # noqa: F401 - fixtures
-from tests.vaults.test_api import api_estate, isolated_keyring, side  # noqa: F401 - fixtures
+from tests.vaults.api_world import side
 
 pytestmark = pytest.mark.django_db
 

@@ -22,15 +22,7 @@ from core.models import ChangeRecord
 from core.permissions import SystemActor
 from monitoring.models import Job
 from tests.matrix import BOUNCED, DONE, LOGIN, REFUSED, Row, check_page, named_routes
-from tests.vaults.test_api import (  # noqa: F401 - fixtures
-    add_vaults,
-    isolated_keyring,
-    longer_policy,
-    make_datasource,
-    make_point,
-    make_vault,
-    side,
-)
+from tests.vaults.api_world import add_vaults, longer_policy, make_datasource, make_point, make_vault, side
 from tests.vaults.test_security_matrix import vault_form
 from vaults import services
 from vaults.choices import PointState, ProtectionState
